@@ -42,7 +42,8 @@ YJS_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(YJS_SRC))
 LLHTTP_OBJ := $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/obj/llhttp/%.o,$(LLHTTP_SRC))
 APP_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(APP_SRC))
 
-.PHONY: all deps run test asan fuzz bench clean unit
+.SECONDARY:
+.PHONY: all deps fuzzers run test asan fuzz bench clean unit
 all: $(BUILD)/libsioc.a $(BUILD)/libsiocyjs.a $(EXAMPLES) $(TOOLS) $(SIOC_BIN) $(UNITS) $(BENCHES)
 
 $(BUILD)/obj/%.o: %.c
@@ -93,9 +94,14 @@ $(BUILD)/fuzzobj/%.o: %.c
 $(BUILD)/fuzzobj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c $< -o $@
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
+# An archive, so a fuzzer links only the objects it uses.
+$(BUILD)/fuzz/libfuzzsioc.a: $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/fuzz/libfuzzsioc.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer $< $(BUILD)/fuzz/libfuzzsioc.a -o $@ $(LDLIBS)
 fuzzers: $(FUZZERS)
 
 deps:

@@ -19,7 +19,7 @@ void buf_dispose(buf_t *b)
 uint8_t *buf_try_reserve(buf_t *b, size_t n)
 {
     size_t need = b->_off + b->len + n;
-    if (need <= b->_cap)
+    if (b->_mem && need <= b->_cap)
         return b->_mem + b->_off + b->len;
     if (b->_off && b->len + n <= b->_cap) {
         memmove(b->_mem, b->_mem + b->_off, b->len);

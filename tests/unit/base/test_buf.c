@@ -77,3 +77,13 @@ Test(rcbuf, last_unref_frees, .timeout = 5)
     rcbuf_unref(r); /* freed here: ASan would flag a double free or leak */
     rcbuf_unref(NULL);
 }
+
+Test(buf, reserve_zero_on_empty_buffer, .timeout = 5)
+{
+    buf_t b = BUF_INIT;
+    uint8_t *p = buf_reserve(&b, 0);
+    cr_assert_not_null(p, "reserving nothing still yields a writable position");
+    buf_commit(&b, 0);
+    cr_assert_eq(b.len, 0);
+    buf_dispose(&b);
+}
