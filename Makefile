@@ -16,7 +16,9 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -fno-strict-aliasing -Iinclude -Isrc -I$(LLHTTP_INC) -MMD -MP
-LDLIBS  := -luv -lcrypto -lz -lm -lpthread
+LDLIBS  := -luv -lhiredis -lcrypto -lz -lm -lpthread
+# src/app and src/store (and the tests and fuzzers that include them) also need these.
+APP_LIBS := -lsqlite3 -lpq -lcjson -lcrypt
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DSIOC_ASAN=1
 LDFLAGS += -fsanitize=address,undefined
@@ -71,7 +73,7 @@ $(BUILD)/%: tools/%.c $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a
 	$(CC) $(CFLAGS) $(WARN) $< -o $@ $(LDFLAGS) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a $(LDLIBS)
 
 $(BUILD)/sioc: src/main.c $(APP_OBJ) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a
-	$(CC) $(CFLAGS) $(WARN) $< $(APP_OBJ) -o $@ $(LDFLAGS) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a $(LDLIBS) -lsqlite3
+	$(CC) $(CFLAGS) $(WARN) $< $(APP_OBJ) -o $@ $(LDFLAGS) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a $(LDLIBS) $(APP_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a
 	@mkdir -p $(dir $@)
@@ -80,7 +82,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a
 define unit_rule
 $(BUILD)/tests/$(basename $(notdir $(1))): $(1) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) $(WARN) $(1) -o $$@ $(LDFLAGS) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a -lcriterion $(LDLIBS)
+	$(CC) $(CFLAGS) $(WARN) $(1) -o $$@ $(LDFLAGS) $(BUILD)/libsiocyjs.a $(BUILD)/libsioc.a -lcriterion $(LDLIBS) $(APP_LIBS)
 endef
 $(foreach t,$(UNIT_SRC),$(eval $(call unit_rule,$(t))))
 
@@ -101,7 +103,7 @@ $(BUILD)/fuzz/libfuzzsioc.a: $(FUZZ_OBJ)
 	ar rcs $@ $^
 $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/fuzz/libfuzzsioc.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer $< $(BUILD)/fuzz/libfuzzsioc.a -o $@ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer $< $(BUILD)/fuzz/libfuzzsioc.a -o $@ $(LDLIBS) $(APP_LIBS)
 fuzzers: $(FUZZERS)
 
 deps:
