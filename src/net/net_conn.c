@@ -1,0 +1,880 @@
+/*
+ * net_conn: connections, the input tail and the output queue (listeners are in
+ * net_listener.c).
+ *
+ * Output queue of one connection (STYLE rules 9, 10, 25):
+ *
+ *   segs[head .. head+n)  each {rc, off, cap}: bytes rc->data[off .. rc->len) pending
+ *   |<- inflight ->|        the first `inflight` segments belong to an armed uv_write
+ *   [chunk A][shared frame F][chunk B (cap>0: copies may be appended)]
+ *
+ * Copies go into pooled 4 KiB chunks (appended to the last chunk while it has room
+ * and is not part of an in-flight write); shared frames are queued by reference. Two
+ * segment slots live inline in the connection; more spill into a pooled array that
+ * is given back when the queue drains, so an idle connection owns no output memory.
+ *
+ * Connection states:
+ *
+ *   open --net_conn_close(GRACEFUL) / peer EOF--> closing: input discarded, queue
+ *     |                                            flushed, then shutdown (FIN) and a
+ *     |                                            short linger for the peer's EOF
+ *     +--net_conn_close(ABORT) / error / slow consumer--+
+ *                                                       v
+ *                              uv_close --(close phase)--> ops->on_close, free
+ *
+ * A connection closed while it sits on the loop's flush list is marked dead in the
+ * close callback and freed when the flush list reaches it, never inside a callback
+ * that may still reference it.
+ */
+#include "net/net_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+
+#ifdef SIOC_ASAN
+enum { POOL_MAX = 0 }; /* no recycling under sanitizers: every block is really freed */
+#else
+enum { POOL_MAX = 64 }; /* at most 256 KiB of spare chunks per loop */
+#endif
+
+enum {
+    CHUNK_CAP = 4096 - (int)sizeof(rcbuf_t), /* a pooled copy chunk is one 4 KiB block */
+    INLINE_SEGS = 2,
+    POOL_SEGS = 16,        /* size of a pooled overflow segment array */
+    MAX_IOV = 64,          /* iovecs per write syscall */
+    MAX_TAIL = 1 << 20,    /* hard cap on kept input; upper layers stay far below */
+};
+
+struct net_linger {
+    uv_shutdown_t req; /* the FIN */
+    net_timer_t timer; /* how long we wait for the peer's EOF afterwards */
+    net_conn_t *c;
+};
+
+/* A memory connection (tests, fuzzers) has no socket: the storage of the uv handle
+ * holds what it needs instead. */
+struct net_mem {
+    net_defer_t closed;           /* runs the close callback from the loop */
+    buf_t *sink;                  /* where flushed output goes (caller-owned) */
+};
+
+struct net_conn {
+    union {
+        uv_tcp_t tcp;             /* the socket; tcp.data = this */
+        struct net_mem mem;       /* when `memory` is set */
+    };
+    net_loop_t *nl;               /* owning context */
+    const net_conn_ops_t *ops;    /* owner's callbacks; NULL until set */
+    void *user;                   /* owner's pointer */
+    net_conn_t *prev, *next;      /* the loop's list of open connections */
+    net_conn_t *flush_next;       /* the loop's flush list, while in_flush */
+    uint8_t *tail;                /* unconsumed input, NULL when none */
+    uint32_t tail_len, tail_cap;
+    struct net_seg *segs;         /* inline_segs or a pooled/heap array */
+    uint32_t seg_head, seg_n, seg_cap;
+    uint32_t inflight;            /* segments covered by the armed uv_write */
+    size_t inflight_bytes;        /* bytes of that write */
+    struct net_seg inline_segs[INLINE_SEGS];
+    size_t queued;                /* bytes pending in segs */
+    size_t max_out;               /* bound on queued; 0 = loop default */
+    uint64_t id;                  /* for log lines */
+    uv_write_t *wreq;             /* armed write after a short write, else NULL */
+    struct net_linger *linger;        /* set once the FIN was sent */
+    int close_status;             /* what on_close reports */
+    unsigned in_flush : 1;        /* on the loop's flush list */
+    unsigned redeliver : 1;       /* present the tail again at the next flush */
+    unsigned closing : 1;         /* net_conn_close called or peer gone */
+    unsigned uv_closed : 1;       /* uv_close called */
+    unsigned dead : 1;            /* closed and freed as soon as the flush list lets go */
+    unsigned eof : 1;             /* the peer sent FIN */
+    unsigned read_active : 1;     /* uv_read_start in effect */
+    unsigned shut : 1;            /* shutdown started */
+    unsigned memory : 1;          /* no socket: see net_conn_new_memory */
+    unsigned status_set : 1;      /* close_status is final (first cause wins) */
+};
+
+/* ---- output chunks and segment arrays ---------------------------------------- */
+
+static rcbuf_t *chunk_get(net_loop_t *nl)
+{
+    rcbuf_t *rc = nl->chunk_pool;
+    if (!rc)
+        return rcbuf_new(CHUNK_CAP);
+    memcpy(&nl->chunk_pool, rc->data, sizeof(rcbuf_t *));
+    nl->chunk_pool_n--;
+    rc->len = 0;
+    return rc;
+}
+
+static void seg_release(net_loop_t *nl, struct net_seg *s)
+{
+    rcbuf_t *rc = s->rc;
+    s->rc = NULL;
+    if (s->cap == CHUNK_CAP && rc->refs == 1 && (int)nl->chunk_pool_n < POOL_MAX) {
+        memcpy(rc->data, &nl->chunk_pool, sizeof(rcbuf_t *));
+        nl->chunk_pool = rc;
+        nl->chunk_pool_n++;
+        return;
+    }
+    rcbuf_unref(rc);
+}
+
+/* Back to the two inline slots once the queue is empty. */
+static void segs_reset(net_conn_t *c)
+{
+    net_loop_t *nl = c->nl;
+    c->seg_head = 0;
+    if (c->segs == c->inline_segs)
+        return;
+    if (c->seg_cap == POOL_SEGS && (int)nl->segs_pool_n < POOL_MAX &&
+        nl->segs_pool_n < NET_SEGS_POOL_MAX) {
+        nl->segs_pool[nl->segs_pool_n++] = c->segs;
+    } else {
+        free(c->segs);
+    }
+    c->segs = c->inline_segs;
+    c->seg_cap = INLINE_SEGS;
+}
+
+static void segs_grow(net_conn_t *c)
+{
+    net_loop_t *nl = c->nl;
+    if (c->seg_head) {
+        memmove(c->segs, c->segs + c->seg_head, c->seg_n * sizeof *c->segs);
+        c->seg_head = 0;
+        return;
+    }
+    struct net_seg *a;
+    if (c->segs == c->inline_segs && nl->segs_pool_n) {
+        a = nl->segs_pool[--nl->segs_pool_n];
+        memcpy(a, c->segs, c->seg_n * sizeof *a);
+        c->seg_cap = POOL_SEGS;
+    } else if (c->segs == c->inline_segs) {
+        a = xmalloc(POOL_SEGS * sizeof *a);
+        memcpy(a, c->segs, c->seg_n * sizeof *a);
+        c->seg_cap = POOL_SEGS;
+    } else {
+        a = xrealloc(c->segs, 2 * c->seg_cap * sizeof *a);
+        c->seg_cap *= 2;
+    }
+    c->segs = a;
+}
+
+static void seg_push(net_conn_t *c, rcbuf_t *rc, uint32_t cap)
+{
+    if (c->seg_head + c->seg_n == c->seg_cap)
+        segs_grow(c);
+    c->segs[c->seg_head + c->seg_n++] = (struct net_seg){rc, 0, cap};
+}
+
+static void segs_release_all(net_conn_t *c)
+{
+    for (uint32_t i = 0; i < c->seg_n; i++)
+        seg_release(c->nl, &c->segs[c->seg_head + i]);
+    c->seg_n = 0;
+    c->inflight = 0;
+    c->queued = 0;
+    segs_reset(c);
+}
+
+/* The last segment, if copies may still be appended to it. */
+static struct net_seg *appendable_tail(net_conn_t *c)
+{
+    if (c->seg_n == 0 || c->seg_n <= c->inflight)
+        return NULL;
+    struct net_seg *s = &c->segs[c->seg_head + c->seg_n - 1];
+    return (s->cap && s->rc->len < s->cap) ? s : NULL;
+}
+
+static void copy_in(net_conn_t *c, const uint8_t *p, size_t n)
+{
+    while (n) {
+        struct net_seg *s = appendable_tail(c);
+        if (s) {
+            size_t k = s->cap - s->rc->len;
+            k = k < n ? k : n;
+            memcpy(s->rc->data + s->rc->len, p, k);
+            s->rc->len += k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        if (n < CHUNK_CAP) {
+            seg_push(c, chunk_get(c->nl), CHUNK_CAP);
+            continue;
+        }
+        rcbuf_t *rc = rcbuf_new(n); /* n is under max_out, checked by the caller */
+        memcpy(rc->data, p, n);
+        rc->len = n;
+        seg_push(c, rc, 0);
+        return;
+    }
+}
+
+/* Marks the connection for the loop's flush pass. */
+static void schedule(net_conn_t *c)
+{
+    if (c->in_flush || c->uv_closed)
+        return;
+    c->in_flush = 1;
+    c->flush_next = c->nl->flush_list;
+    c->nl->flush_list = c;
+    net__loop_wake(c->nl);
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+static void conn_closed(net_conn_t *c)
+{
+    net_loop_t *nl = c->nl;
+    segs_release_all(c);
+    free(c->tail);
+    c->tail = NULL;
+    c->tail_len = c->tail_cap = 0;
+    if (c->linger) {
+        net_timer_stop(&c->linger->timer);
+        free(c->linger);
+        c->linger = NULL;
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        nl->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    nl->stats.conns_open--;
+    if (c->ops && c->ops->on_close)
+        c->ops->on_close(c, c->close_status);
+    if (c->in_flush)
+        c->dead = 1;
+    else
+        free(c);
+}
+
+static void on_uv_close(uv_handle_t *h)
+{
+    conn_closed(h->data);
+}
+
+static void on_mem_closed(net_defer_t *d)
+{
+    conn_closed(NET_CONTAINER_OF(d, net_conn_t, mem.closed));
+}
+
+static void do_uv_close(net_conn_t *c)
+{
+    if (c->uv_closed)
+        return;
+    c->uv_closed = 1;
+    c->closing = 1;
+    if (c->linger)
+        net_timer_stop(&c->linger->timer);
+    if (c->memory)
+        net_loop_defer(c->nl, &c->mem.closed, on_mem_closed);
+    else
+        uv_close((uv_handle_t *)&c->tcp, on_uv_close);
+}
+
+/* Records why the connection ends; the first cause wins (a local close stays 0 even
+ * if the peer's EOF or a reset arrives while lingering). */
+static void set_status(net_conn_t *c, int status)
+{
+    if (c->status_set)
+        return;
+    c->status_set = 1;
+    c->close_status = status;
+}
+
+static void fail(net_conn_t *c, int err)
+{
+    set_status(c, err);
+    do_uv_close(c);
+}
+
+static void on_linger_timeout(net_timer_t *t)
+{
+    struct net_linger *l = NET_CONTAINER_OF(t, struct net_linger, timer);
+    do_uv_close(l->c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct net_linger *l = req->data;
+    net_conn_t *c = l->c;
+    if (status == UV_ECANCELED || c->uv_closed)
+        return;
+    if (status < 0 || c->eof) {
+        do_uv_close(c);
+        return;
+    }
+    net_timer_start(c->nl, &l->timer, c->nl->cfg.linger_ms, on_linger_timeout);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* All output is written: send FIN and wait briefly for the peer's EOF, so that a
+ * peer still sending does not get our last bytes destroyed by a reset. */
+static void begin_shutdown(net_conn_t *c)
+{
+    if (c->shut || c->uv_closed)
+        return;
+    c->shut = 1;
+    if (c->eof || c->memory) {
+        do_uv_close(c);
+        return;
+    }
+    c->linger = xcalloc(1, sizeof *c->linger);
+    c->linger->c = c;
+    c->linger->req.data = c->linger;
+    net_timer_init(&c->linger->timer);
+    if (uv_shutdown(&c->linger->req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        do_uv_close(c);
+        return;
+    }
+    if (!c->read_active && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->read_active = 1;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static size_t fill_iov(const net_conn_t *c, uv_buf_t *iov, size_t max, size_t *total)
+{
+    size_t k = c->seg_n < max ? c->seg_n : max;
+    *total = 0;
+    for (size_t i = 0; i < k; i++) {
+        const struct net_seg *s = &c->segs[c->seg_head + i];
+        iov[i] = uv_buf_init((char *)s->rc->data + s->off, (unsigned)(s->rc->len - s->off));
+        *total += s->rc->len - s->off;
+    }
+    return k;
+}
+
+/* Drops `w` written bytes from the front of the queue. */
+static void consume(net_conn_t *c, size_t w)
+{
+    c->queued -= w;
+    c->nl->stats.bytes_written += w;
+    while (w) {
+        struct net_seg *s = &c->segs[c->seg_head];
+        size_t left = s->rc->len - s->off;
+        if (w < left) {
+            s->off += (uint32_t)w;
+            return;
+        }
+        w -= left;
+        seg_release(c->nl, s);
+        c->seg_head++;
+        c->seg_n--;
+    }
+    if (c->seg_n == 0)
+        segs_reset(c);
+}
+
+static void after_drain(net_conn_t *c)
+{
+    if (c->closing) {
+        begin_shutdown(c);
+        return;
+    }
+    if (c->ops && c->ops->on_drain)
+        c->ops->on_drain(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    free(req);
+    c->wreq = NULL;
+    if (status == UV_ECANCELED || c->uv_closed) {
+        c->inflight = 0;
+        return;
+    }
+    if (status < 0) {
+        c->inflight = 0;
+        fail(c, status);
+        return;
+    }
+    size_t done = c->inflight_bytes;
+    c->inflight = 0;
+    c->inflight_bytes = 0;
+    consume(c, done);
+    if (c->seg_n)
+        schedule(c);
+    else
+        after_drain(c);
+}
+
+/* The kernel did not take everything: hand the rest to uv_write, which finishes it as
+ * the socket becomes writable. */
+static void arm_write(net_conn_t *c)
+{
+    uv_buf_t iov[MAX_IOV];
+    size_t total;
+    size_t k = fill_iov(c, iov, MAX_IOV, &total);
+    c->wreq = xmalloc(sizeof *c->wreq);
+    c->wreq->data = c;
+    int r = uv_write(c->wreq, (uv_stream_t *)&c->tcp, iov, (unsigned)k, on_write);
+    if (r < 0) {
+        free(c->wreq);
+        c->wreq = NULL;
+        fail(c, r);
+        return;
+    }
+    c->inflight = (uint32_t)k;
+    c->inflight_bytes = total;
+}
+
+/* A memory connection "writes" by appending everything to its sink. */
+static void mem_flush(net_conn_t *c)
+{
+    size_t total = c->queued;
+    for (uint32_t i = 0; i < c->seg_n; i++) {
+        const struct net_seg *s = &c->segs[c->seg_head + i];
+        if (c->mem.sink)
+            buf_append(c->mem.sink, s->rc->data + s->off, s->rc->len - s->off);
+    }
+    consume(c, total);
+}
+
+static void conn_flush(net_conn_t *c)
+{
+    if (c->wreq || c->uv_closed)
+        return;
+    bool had = c->seg_n > 0;
+    if (c->memory && had)
+        mem_flush(c);
+    while (c->seg_n) {
+        uv_buf_t iov[MAX_IOV];
+        size_t total;
+        size_t k = fill_iov(c, iov, MAX_IOV, &total);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)k);
+        c->nl->stats.flush_syscalls++;
+        if (r == UV_EAGAIN)
+            r = 0;
+        if (r < 0) {
+            fail(c, r);
+            return;
+        }
+        consume(c, (size_t)r);
+        if ((size_t)r < total) {
+            arm_write(c);
+            return;
+        }
+    }
+    if (had || c->closing)
+        after_drain(c);
+}
+
+static int check_room(net_conn_t *c, size_t n)
+{
+    if (c->closing || c->uv_closed)
+        return UV_EPIPE;
+    size_t max = c->max_out ? c->max_out : c->nl->cfg.max_out_bytes;
+    if (n <= max && c->queued <= max - n)
+        return 0;
+    net_loop_t *nl = c->nl;
+    nl->stats.slow_consumer_closes++;
+    LOG_RATELIMITED(LOG_WARN, nl->slow_log_counter, 100,
+                    "conn %llu: slow consumer, %zu bytes queued (bound %zu), closing",
+                    (unsigned long long)c->id, c->queued + n, max);
+    fail(c, UV_ENOBUFS);
+    return UV_ENOBUFS;
+}
+
+int net_conn_write(net_conn_t *c, const void *p, size_t n)
+{
+    slice_t s = slice_make(p, n);
+    return net_conn_writev(c, &s, 1);
+}
+
+int net_conn_writev(net_conn_t *c, const slice_t *parts, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += parts[i].len;
+    int r = check_room(c, total);
+    if (r < 0 || total == 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        copy_in(c, parts[i].ptr, parts[i].len);
+    c->queued += total;
+    schedule(c);
+    return 0;
+}
+
+int net_conn_write_rcbuf(net_conn_t *c, rcbuf_t *rc)
+{
+    int r = check_room(c, rc->len);
+    if (r < 0 || rc->len == 0)
+        return r;
+    seg_push(c, rcbuf_ref(rc), 0);
+    c->queued += rc->len;
+    schedule(c);
+    return 0;
+}
+
+size_t net_conn_buffered(const net_conn_t *c)
+{
+    return c->queued;
+}
+
+void net_conn_set_max_out(net_conn_t *c, size_t max_bytes)
+{
+    c->max_out = max_bytes;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    net_conn_t *c = h->data;
+    *buf = uv_buf_init((char *)c->nl->rbuf, (unsigned)c->nl->cfg.read_buf_size);
+}
+
+static void tail_free(net_conn_t *c)
+{
+    free(c->tail);
+    c->tail = NULL;
+    c->tail_len = c->tail_cap = 0;
+}
+
+static bool tail_reserve(net_conn_t *c, size_t need)
+{
+    if (need <= c->tail_cap)
+        return true;
+    if (need > MAX_TAIL) {
+        LOG_RATELIMITED(LOG_WARN, c->nl->slow_log_counter, 100,
+                        "conn %llu: %zu unconsumed input bytes, closing",
+                        (unsigned long long)c->id, need);
+        fail(c, UV_ENOBUFS);
+        return false;
+    }
+    uint8_t *t = try_realloc(c->tail, need);
+    if (!t) {
+        fail(c, UV_ENOMEM);
+        return false;
+    }
+    c->tail = t;
+    c->tail_cap = (uint32_t)need;
+    return true;
+}
+
+/* Keeps data[0..len) for the next delivery. `data` may point into the tail itself. */
+static void keep_tail(net_conn_t *c, const uint8_t *data, size_t len)
+{
+    if (!len || c->closing) {
+        tail_free(c);
+        return;
+    }
+    bool inside = c->tail && data >= c->tail && data < c->tail + c->tail_cap;
+    if (inside) {
+        memmove(c->tail, data, len);
+    } else {
+        if (!tail_reserve(c, len))
+            return;
+        memcpy(c->tail, data, len);
+    }
+    c->tail_len = (uint32_t)len;
+}
+
+/* Hands data to the owner until it stops consuming; follows an ops swap (HTTP ->
+ * WebSocket) so bytes after an upgrade request reach the new owner at once. */
+static void deliver(net_conn_t *c, uint8_t *data, size_t len)
+{
+    while (len && !c->closing && c->ops) {
+        const net_conn_ops_t *ops = c->ops;
+        size_t used = ops->on_read(c, slice_make(data, len));
+        if (used > len)
+            used = len;
+        data += used;
+        len -= used;
+        if (c->ops == ops)
+            break;
+    }
+    keep_tail(c, data, len);
+}
+
+static void handle_eof(net_conn_t *c)
+{
+    c->eof = 1;
+    set_status(c, UV_EOF);
+    if (c->read_active && !c->memory)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->read_active = 0;
+    c->closing = 1;
+    schedule(c); /* flush what is queued, then close */
+}
+
+/* New input at `data` (the loop's read buffer): appended to a kept tail if there is
+ * one, so the owner always sees contiguous unconsumed bytes. */
+static void handle_data(net_conn_t *c, uint8_t *data, size_t n)
+{
+    if (c->closing)
+        return; /* lingering: discard */
+    if (c->tail_len) {
+        if (!tail_reserve(c, c->tail_len + n))
+            return;
+        memcpy(c->tail + c->tail_len, data, n);
+        c->tail_len += (uint32_t)n;
+        data = c->tail;
+        n = c->tail_len;
+    }
+    deliver(c, data, n);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    net_conn_t *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread == UV_EOF && !c->shut) {
+        handle_eof(c);
+        return;
+    }
+    if (nread < 0 && c->shut) { /* the peer's answer to our FIN: done lingering */
+        do_uv_close(c);
+        return;
+    }
+    if (nread < 0) {
+        fail(c, (int)nread);
+        return;
+    }
+    handle_data(c, (uint8_t *)buf->base, (size_t)nread);
+}
+
+void net_conn_set_reading(net_conn_t *c, bool on)
+{
+    if (c->closing || c->uv_closed)
+        return;
+    if (!on) {
+        if (c->read_active && !c->memory)
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_active = 0;
+        return;
+    }
+    if (!c->read_active && c->memory) {
+        c->read_active = 1;
+    } else if (!c->read_active) {
+        int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (r < 0) {
+            fail(c, r);
+            return;
+        }
+        c->read_active = 1;
+    }
+    net_conn_redeliver(c);
+}
+
+void net_conn_redeliver(net_conn_t *c)
+{
+    if (!c->tail_len || c->closing)
+        return;
+    c->redeliver = 1;
+    schedule(c);
+}
+
+bool net__conn_run_flush_list(net_loop_t *nl)
+{
+    net_conn_t *list = nl->flush_list;
+    if (!list)
+        return false;
+    nl->flush_list = NULL;
+    while (list) {
+        net_conn_t *c = list;
+        list = c->flush_next;
+        c->flush_next = NULL;
+        c->in_flush = 0;
+        if (c->dead) {
+            free(c);
+            continue;
+        }
+        if (c->redeliver && !c->closing && c->tail_len) {
+            c->redeliver = 0;
+            deliver(c, c->tail, c->tail_len);
+        }
+        conn_flush(c);
+    }
+    return true;
+}
+
+void net__conn_pool_free(net_loop_t *nl)
+{
+    while (nl->chunk_pool) {
+        rcbuf_t *rc = nl->chunk_pool;
+        memcpy(&nl->chunk_pool, rc->data, sizeof(rcbuf_t *));
+        rcbuf_unref(rc);
+    }
+    while (nl->segs_pool_n)
+        free(nl->segs_pool[--nl->segs_pool_n]);
+    nl->chunk_pool_n = nl->segs_pool_n = 0;
+}
+
+/* ---- connection accessors and close ------------------------------------------ */
+
+void net_conn_set_ops(net_conn_t *c, const net_conn_ops_t *ops, void *user)
+{
+    c->ops = ops;
+    c->user = user;
+}
+
+void *net_conn_get_user(const net_conn_t *c)
+{
+    return c->user;
+}
+
+net_loop_t *net_conn_loop(const net_conn_t *c)
+{
+    return c->nl;
+}
+
+uint64_t net_conn_id(const net_conn_t *c)
+{
+    return c->id;
+}
+
+bool net_conn_is_closing(const net_conn_t *c)
+{
+    return c->closing;
+}
+
+void net_conn_close(net_conn_t *c, enum net_close_mode mode)
+{
+    if (c->uv_closed)
+        return;
+    set_status(c, 0);
+    if (mode == NET_CLOSE_ABORT) {
+        do_uv_close(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    c->closing = 1;
+    schedule(c);
+}
+
+void net_loop_close_all_conns(net_loop_t *nl)
+{
+    for (net_conn_t *c = nl->conns; c; c = c->next)
+        net_conn_close(c, NET_CLOSE_ABORT);
+}
+
+static int addr_to_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char host[64];
+    int port;
+    int r;
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        r = uv_ip6_name(a, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        if (r == 0)
+            snprintf(out, cap, "[%s]:%d", host, port);
+        return r;
+    }
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    r = uv_ip4_name(a, host, sizeof host);
+    port = ntohs(a->sin_port);
+    if (r == 0)
+        snprintf(out, cap, "%s:%d", host, port);
+    return r;
+}
+
+int net_conn_remote_addr(const net_conn_t *c, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (cap)
+        out[0] = '\0';
+    if (c->memory) {
+        snprintf(out, cap, "memory");
+        return 0;
+    }
+    int r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    return r < 0 ? r : addr_to_text(&ss, out, cap);
+}
+
+/* ---- accepting ------------------------------------------------------------------ */
+
+static void on_accept_failed_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void conn_register(net_loop_t *nl, net_conn_t *c)
+{
+    c->nl = nl;
+    c->segs = c->inline_segs;
+    c->seg_cap = INLINE_SEGS;
+    c->id = ++nl->next_conn_id;
+    c->next = nl->conns;
+    if (nl->conns)
+        nl->conns->prev = c;
+    nl->conns = c;
+    nl->stats.conns_open++;
+}
+
+net_conn_t *net_conn_new_memory(net_loop_t *nl, buf_t *sink)
+{
+    net_conn_t *c = xcalloc(1, sizeof *c);
+    c->memory = 1;
+    c->mem.sink = sink;
+    c->read_active = 1;
+    conn_register(nl, c);
+    return c;
+}
+
+void net_conn_memory_feed(net_conn_t *c, const void *p, size_t n)
+{
+    const uint8_t *src = p;
+    size_t step = c->nl->cfg.read_buf_size;
+    while (n && !c->uv_closed) {
+        size_t k = n < step ? n : step;
+        memcpy(c->nl->rbuf, src, k); /* the owner may modify its input in place */
+        handle_data(c, c->nl->rbuf, k);
+        src += k;
+        n -= k;
+    }
+}
+
+void net_conn_memory_eof(net_conn_t *c)
+{
+    if (!c->closing && !c->eof)
+        handle_eof(c);
+}
+
+net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server)
+{
+    net_conn_t *c = xcalloc(1, sizeof *c);
+    uv_tcp_init(nl->uv, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_accept_failed_close);
+        return NULL;
+    }
+    conn_register(nl, c);
+    nl->stats.conns_accepted++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    return c;
+}
+
+void net__conn_start(net_conn_t *c)
+{
+    if (c->closing || c->uv_closed)
+        return;
+    if (!c->ops) {
+        net_conn_close(c, NET_CLOSE_ABORT);
+        return;
+    }
+    int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0) {
+        fail(c, r);
+        return;
+    }
+    c->read_active = 1;
+}

@@ -1,0 +1,156 @@
+/*
+ * net_loop: the per-loop context. The prepare hook is the heart of it:
+ *
+ *   uv_run turn:  timers -> pending -> idle -> PREPARE -> poll (I/O callbacks) -> check
+ *                                                 |                 -> close callbacks
+ *                          flush every connection on the flush list, run deferred
+ *                          calls, repeat while either produced more work
+ *
+ * Everything queued by I/O, timer and close callbacks during one turn is therefore
+ * written by a single syscall per connection just before libuv would block again.
+ * The prepare handle is unreferenced while there is nothing to do so an idle context
+ * does not keep uv_run alive, and referenced while work is pending.
+ */
+#include "net/net_private.h"
+
+#include <stdlib.h>
+
+#include "base/alloc.h"
+
+enum {
+    DEFAULT_READ_BUF = 65536,
+    DEFAULT_MAX_OUT = 16 * 1024 * 1024,
+    DEFAULT_LINGER_MS = 2000,
+    MAX_PREPARE_ROUNDS = 16, /* bound on flush/defer rounds per turn (STYLE rule 26) */
+};
+
+static void run_defers(net_loop_t *nl)
+{
+    /* Detach the list first so that entries queued by the callbacks are collected in
+     * a fresh list, which the caller's next round runs. */
+    net_defer_t *d = nl->defer_head;
+    nl->defer_head = NULL;
+    nl->defer_tail = &nl->defer_head;
+    while (d) {
+        net_defer_t *next = d->_next;
+        net_defer_cb cb = d->_cb;
+        d->_next = NULL;
+        d->_cb = NULL;
+        cb(d);
+        d = next;
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    net_loop_t *nl = h->data;
+    if (--nl->handles_open > 0)
+        return;
+    net__conn_pool_free(nl);
+    free(nl->rbuf);
+    free(nl);
+}
+
+static void finish_free(net_loop_t *nl)
+{
+    uv_prepare_stop(&nl->prepare);
+    uv_timer_stop(&nl->timer);
+    uv_close((uv_handle_t *)&nl->prepare, on_handle_closed);
+    uv_close((uv_handle_t *)&nl->timer, on_handle_closed);
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    net_loop_t *nl = h->data;
+    for (int round = 0; round < MAX_PREPARE_ROUNDS; round++) {
+        bool worked = net__conn_run_flush_list(nl);
+        if (nl->defer_head) {
+            run_defers(nl);
+            worked = true;
+        }
+        if (!worked)
+            break;
+    }
+    bool busy = nl->flush_list || nl->defer_head;
+    if (nl->freeing && !busy && !nl->conns) {
+        finish_free(nl);
+        return;
+    }
+    if (busy || nl->freeing)
+        uv_ref((uv_handle_t *)&nl->prepare);
+    else
+        uv_unref((uv_handle_t *)&nl->prepare);
+}
+
+void net__loop_wake(net_loop_t *nl)
+{
+    uv_ref((uv_handle_t *)&nl->prepare);
+}
+
+net_loop_t *net_loop_new(uv_loop_t *uv, const net_loop_config_t *cfg)
+{
+    net_loop_t *nl = xcalloc(1, sizeof *nl);
+    nl->uv = uv;
+    if (cfg)
+        nl->cfg = *cfg;
+    if (!nl->cfg.read_buf_size)
+        nl->cfg.read_buf_size = DEFAULT_READ_BUF;
+    if (!nl->cfg.max_out_bytes)
+        nl->cfg.max_out_bytes = DEFAULT_MAX_OUT;
+    if (!nl->cfg.linger_ms)
+        nl->cfg.linger_ms = DEFAULT_LINGER_MS;
+    nl->rbuf = xmalloc(nl->cfg.read_buf_size);
+    nl->defer_tail = &nl->defer_head;
+
+    uv_prepare_init(uv, &nl->prepare);
+    nl->prepare.data = nl;
+    uv_prepare_start(&nl->prepare, on_prepare);
+    uv_unref((uv_handle_t *)&nl->prepare);
+    uv_timer_init(uv, &nl->timer);
+    nl->timer.data = nl;
+    nl->handles_open = 2;
+    return nl;
+}
+
+void net_loop_free(net_loop_t *nl)
+{
+    if (!nl || nl->freeing)
+        return;
+    nl->freeing = true;
+    net_loop_close_all_conns(nl);
+    /* Active timers are dropped: their owners are being torn down too. */
+    net__timer_drop_all(nl);
+    /* The prepare hook finishes the job once the connections are gone. */
+    net__loop_wake(nl);
+}
+
+uv_loop_t *net_loop_uv(const net_loop_t *nl)
+{
+    return nl->uv;
+}
+
+uint64_t net_loop_now(const net_loop_t *nl)
+{
+    return uv_now(nl->uv);
+}
+
+const net_loop_stats_t *net_loop_stats(const net_loop_t *nl)
+{
+    return &nl->stats;
+}
+
+const net_loop_config_t *net_loop_config(const net_loop_t *nl)
+{
+    return &nl->cfg;
+}
+
+void net_loop_defer(net_loop_t *nl, net_defer_t *d, net_defer_cb cb)
+{
+    if (d->_cb)
+        return;
+    d->_cb = cb;
+    d->_next = NULL;
+    *nl->defer_tail = d;
+    nl->defer_tail = &d->_next;
+    net__loop_wake(nl);
+}
