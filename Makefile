@@ -18,7 +18,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -fno-strict-aliasing -Iinclude -Isrc -I$(LLHTTP_INC) -MMD -MP
 LDLIBS  := -luv -lhiredis -lcrypto -lz -lm -lpthread
 # src/app and src/store (and the tests and fuzzers that include them) also need these.
-APP_LIBS := -lsqlite3 -lpq -lcjson -lcrypt
+APP_LIBS := -lsqlite3 -lpq -lcjson -lcrypt -lcurl
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DSIOC_ASAN=1
 LDFLAGS += -fsanitize=address,undefined

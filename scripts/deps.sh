@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(
   build-essential clang libclang-rt-14-dev pkg-config
   libuv1-dev node-llhttp libssl-dev zlib1g-dev libcjson-dev libsqlite3-dev
-  libcriterion-dev libhiredis-dev libpq-dev libcrypt-dev
+  libcriterion-dev libhiredis-dev libpq-dev libcrypt-dev libcurl4-openssl-dev
   postgresql
   redis-server valgrind
   python3-socketio python3-engineio python3-aiohttp python3-websocket python3-requests
