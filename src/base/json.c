@@ -463,7 +463,7 @@ int json_object_next(json_iter_t *it, json_value_t *key, json_value_t *val, cons
     size_t i = kstart;
     if (scan_key(p, len, &i, err) < 0)
         return iter_fail(it);
-    size_t kend = kstart + 1;
+    size_t kend = kstart;
     scan_string(p, len, &kend, NULL); /* cannot fail: scan_key just did the same */
     json_value_t v;
     it->_pos = i;

@@ -177,6 +177,15 @@ Test(json, object_iteration, .timeout = 5)
     cr_assert_eq(json_object_begin(&it, S("{}"), NULL), 0);
     cr_expect_eq(json_object_next(&it, &k, &v, NULL), 0);
 
+    /* keys that are empty or start with an escape come back whole, quotes included */
+    cr_assert_eq(json_object_begin(&it, S("{\"\":1,\"\\\"x\":2}"), NULL), 0);
+    cr_assert_eq(json_object_next(&it, &k, &v, NULL), 1);
+    cr_expect(slice_eq_cstr(k.raw, "\"\""), "empty key: got %.*s", (int)k.raw.len, k.raw.ptr);
+    cr_assert_eq(json_object_next(&it, &k, &v, NULL), 1);
+    cr_expect(slice_eq_cstr(k.raw, "\"\\\"x\""), "escaped key: got %.*s", (int)k.raw.len,
+              k.raw.ptr);
+    cr_expect(slice_eq_cstr(v.raw, "2"));
+
     const char *bad[] = {"{1:2}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":1 \"b\":2}",
                          "{\"a\":1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
