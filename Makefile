@@ -116,7 +116,7 @@ unit: all
 	tests/run unit
 
 test: deps
-	$(MAKE) all fuzzers
+	$(MAKE) -j$$(nproc) all fuzzers
 	tests/run all
 
 asan: deps
