@@ -40,6 +40,7 @@ enum {
     DEFAULT_MAX_HEADERS = 100,
     DEFAULT_MAX_BODY = 1000000,
     DEFAULT_KEEPALIVE_MS = 5000,
+    DEFAULT_MAX_REQUESTS_PER_READ = 16, /* pipelined dispatches per read (STYLE rule 26) */
     IDLE_GRACE_MS = 1000, /* we close a little after the advertised timeout */
     STATUS_LINE_MAX = 512,
 };
@@ -86,9 +87,14 @@ struct http_conn {
     http_conn_t *prev, *next; /* the server's list of connections */
     net_timer_t idle;         /* keep-alive / header timeout */
     net_defer_t free_later;   /* freeing after a take-over outside the callback */
+    http_drain_cb drain_cb;   /* streamed answer waiting for the queue to drain */
+    void *drain_arg;
+    uint64_t body_left;       /* streamed answer: announced body bytes not yet queued */
     uint8_t state;            /* enum conn_state */
     bool in_dispatch;         /* on_request is running */
     bool in_headers;          /* the on_headers callback is running */
+    bool streaming;           /* http_resp_begin called, http_resp_end not yet */
+    bool stream_keep;         /* the streamed answer announced keep-alive */
     int reject;               /* status to answer when a callback stopped the parser */
 };
 
@@ -349,8 +355,10 @@ static void dispatch(http_conn_t *hc)
 
 /*
  * Feeds input to llhttp. Stops at each complete request (HPE_PAUSED) to dispatch it;
- * goes on only if it was answered at once on a keep-alive connection. Returns the
- * bytes consumed; net keeps the rest (pipelined requests behind a parked one).
+ * goes on only if it was answered at once on a keep-alive connection, and for at most
+ * max_requests_per_read requests: then it yields the rest to the next loop turn.
+ * Returns the bytes consumed; net keeps the rest (pipelined requests behind a parked
+ * one, or behind the cap).
  */
 static size_t on_read(net_conn_t *nc, slice_t data)
 {
@@ -363,7 +371,12 @@ static size_t on_read(net_conn_t *nc, slice_t data)
     arm_idle(hc);
     const char *base = (const char *)data.ptr;
     size_t off = 0;
+    unsigned dispatched = 0;
     while (off < data.len && hc->state == ST_WAIT) {
+        if (dispatched == hc->srv->cfg.max_requests_per_read) {
+            net_conn_yield(nc);
+            return off;
+        }
         llhttp_errno_t e = llhttp_execute(&hc->parser, base + off, data.len - off);
         if (e == HPE_OK)
             return data.len;
@@ -374,6 +387,7 @@ static size_t on_read(net_conn_t *nc, slice_t data)
         }
         off = (size_t)(llhttp_get_error_pos(&hc->parser) - base);
         dispatch(hc);
+        dispatched++;
     }
     return off;
 }
@@ -383,6 +397,8 @@ static void on_conn_close(net_conn_t *nc, int status)
     (void)status;
     http_conn_t *hc = net_conn_get_user(nc);
     hc->nc = NULL;
+    hc->drain_cb = NULL;
+    hc->streaming = false;
     /* A registered abort callback means the request was seen (on_headers or on_request)
      * and not answered: answering clears it. */
     bool aborted = hc->req.abort_cb != NULL;
@@ -395,8 +411,20 @@ static void on_conn_close(net_conn_t *nc, int status)
     conn_free(hc);
 }
 
+/* The output queue emptied: a streamed answer may queue its next part. */
+static void on_conn_drain(net_conn_t *nc)
+{
+    http_conn_t *hc = net_conn_get_user(nc);
+    http_drain_cb cb = hc->drain_cb;
+    if (!cb || !hc->streaming)
+        return;
+    hc->drain_cb = NULL;
+    cb(&hc->req, hc->drain_arg);
+}
+
 static const net_conn_ops_t http_conn_ops = {
     .on_read = on_read,
+    .on_drain = on_conn_drain,
     .on_close = on_conn_close,
 };
 
@@ -432,6 +460,7 @@ void http_server_config_init(http_server_config_t *cfg)
         .max_headers = DEFAULT_MAX_HEADERS,
         .max_body_bytes = DEFAULT_MAX_BODY,
         .keepalive_timeout_ms = DEFAULT_KEEPALIVE_MS,
+        .max_requests_per_read = DEFAULT_MAX_REQUESTS_PER_READ,
     };
 }
 
@@ -449,6 +478,8 @@ http_server_t *http_server_new(net_loop_t *nl, const http_server_config_t *cfg,
         srv->cfg.max_headers = DEFAULT_MAX_HEADERS;
     if (!srv->cfg.keepalive_timeout_ms)
         srv->cfg.keepalive_timeout_ms = DEFAULT_KEEPALIVE_MS;
+    if (!srv->cfg.max_requests_per_read)
+        srv->cfg.max_requests_per_read = DEFAULT_MAX_REQUESTS_PER_READ;
     srv->on_request = on_request;
     srv->user = user;
     srv->port = -1;
@@ -715,7 +746,7 @@ net_conn_t *http_req_conn(const http_req_t *req)
 net_conn_t *http_req_take_conn(http_req_t *req)
 {
     http_conn_t *hc = conn_of(req);
-    if (hc->state != ST_DISPATCHED || !hc->nc || net_conn_is_closing(hc->nc))
+    if (hc->state != ST_DISPATCHED || hc->streaming || !hc->nc || net_conn_is_closing(hc->nc))
         return NULL;
     net_conn_t *nc = hc->nc;
     hc->nc = NULL;
@@ -781,25 +812,17 @@ static void finish_request(http_conn_t *hc, bool keep)
     }
 }
 
-int http_resp_sendv(http_req_t *req, int status, const char *content_type,
-                    slice_t extra_headers, const slice_t *parts, size_t n)
+/* Queues the status line and headers of an answer (without the body). */
+static int write_head(http_conn_t *hc, int status, const char *content_type,
+                      slice_t extra_headers, uint64_t body_len, bool keep)
 {
-    http_conn_t *hc = conn_of(req);
-    bool early = hc->in_headers && hc->state == ST_WAIT;
-    if ((hc->state != ST_DISPATCHED && !early) || !hc->nc)
-        return UV_EPIPE;
-    if (early)
-        req->force_close = true; /* the unread body makes the connection unusable */
-    size_t body_len = 0;
-    for (size_t i = 0; i < n; i++)
-        body_len += parts[i].len;
-    bool keep = http_req_keep_alive(req) && !hc->srv->freeing;
     char head[STATUS_LINE_MAX];
     int len = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status));
     if (content_type)
         len += snprintf(head + len, sizeof head - (size_t)len, "Content-Type: %s\r\n",
                         content_type);
-    len += snprintf(head + len, sizeof head - (size_t)len, "Content-Length: %zu\r\n", body_len);
+    len += snprintf(head + len, sizeof head - (size_t)len, "Content-Length: %llu\r\n",
+                    (unsigned long long)body_len);
     if (keep)
         len += snprintf(head + len, sizeof head - (size_t)len,
                         "Connection: keep-alive\r\nKeep-Alive: timeout=%u\r\n",
@@ -809,7 +832,25 @@ int http_resp_sendv(http_req_t *req, int status, const char *content_type,
     if ((size_t)len >= sizeof head)
         len = (int)sizeof head - 1; /* only an absurd content type gets here */
     slice_t hv[3] = {slice_make(head, (size_t)len), extra_headers, SLICE_LIT("\r\n")};
-    int r = net_conn_writev(hc->nc, hv, 3);
+    return net_conn_writev(hc->nc, hv, 3);
+}
+
+int http_resp_sendv(http_req_t *req, int status, const char *content_type,
+                    slice_t extra_headers, const slice_t *parts, size_t n)
+{
+    http_conn_t *hc = conn_of(req);
+    bool early = hc->in_headers && hc->state == ST_WAIT;
+    if (hc->streaming)
+        return UV_EINVAL;
+    if ((hc->state != ST_DISPATCHED && !early) || !hc->nc)
+        return UV_EPIPE;
+    if (early)
+        req->force_close = true; /* the unread body makes the connection unusable */
+    size_t body_len = 0;
+    for (size_t i = 0; i < n; i++)
+        body_len += parts[i].len;
+    bool keep = http_req_keep_alive(req) && !hc->srv->freeing;
+    int r = write_head(hc, status, content_type, extra_headers, body_len, keep);
     if (r == 0 && req->method != HTTP_HEAD)
         r = net_conn_writev(hc->nc, parts, n);
     if (r < 0)
@@ -822,4 +863,91 @@ int http_resp_send(http_req_t *req, int status, const char *content_type,
                    slice_t extra_headers, slice_t body)
 {
     return http_resp_sendv(req, status, content_type, extra_headers, &body, 1);
+}
+
+/* ---- streamed answers -------------------------------------------------------------
+ *
+ *   DISPATCHED --http_resp_begin--> streaming: head queued, body_left = announced
+ *        |                            | http_resp_write*: body_left -= n
+ *        |                            | http_req_on_drain: wait for the queue to empty
+ *        |                            v
+ *        |                         http_resp_end: keep-alive only if body_left == 0
+ *        +--connection closes while streaming--> abort callback (the stream is gone)
+ */
+
+int http_resp_begin(http_req_t *req, int status, const char *content_type,
+                    slice_t extra_headers, uint64_t content_length)
+{
+    http_conn_t *hc = conn_of(req);
+    if (hc->state != ST_DISPATCHED || hc->streaming || !hc->nc)
+        return UV_EINVAL;
+    bool keep = http_req_keep_alive(req) && !hc->srv->freeing;
+    int r = write_head(hc, status, content_type, extra_headers, content_length, keep);
+    if (r < 0) {
+        finish_request(hc, false);
+        return r;
+    }
+    hc->streaming = true;
+    hc->stream_keep = keep;
+    hc->body_left = req->method == HTTP_HEAD ? 0 : content_length;
+    return 0;
+}
+
+/* Checks that `n` more body bytes may be queued; 1 means "HEAD: drop them". */
+static int stream_room(const http_conn_t *hc, size_t n)
+{
+    if (!hc->streaming || !hc->nc)
+        return UV_EINVAL;
+    if (hc->req.method == HTTP_HEAD)
+        return 1;
+    return n <= hc->body_left ? 0 : UV_EINVAL;
+}
+
+int http_resp_write(http_req_t *req, slice_t data)
+{
+    http_conn_t *hc = conn_of(req);
+    int r = stream_room(hc, data.len);
+    if (r != 0)
+        return r > 0 ? 0 : r;
+    r = net_conn_write(hc->nc, data.ptr, data.len);
+    if (r == 0)
+        hc->body_left -= data.len;
+    return r;
+}
+
+int http_resp_write_rcbuf(http_req_t *req, rcbuf_t *rc)
+{
+    http_conn_t *hc = conn_of(req);
+    int r = stream_room(hc, rc->len);
+    if (r != 0)
+        return r > 0 ? 0 : r;
+    r = net_conn_write_rcbuf(hc->nc, rc);
+    if (r == 0)
+        hc->body_left -= rc->len;
+    return r;
+}
+
+int http_resp_end(http_req_t *req)
+{
+    http_conn_t *hc = conn_of(req);
+    if (!hc->streaming || !hc->nc)
+        return UV_EINVAL;
+    bool keep = hc->stream_keep && hc->body_left == 0 && !hc->srv->freeing;
+    hc->streaming = false;
+    hc->drain_cb = NULL;
+    finish_request(hc, keep);
+    return 0;
+}
+
+size_t http_req_buffered(const http_req_t *req)
+{
+    const http_conn_t *hc = conn_of(req);
+    return hc->nc ? net_conn_buffered(hc->nc) : 0;
+}
+
+void http_req_on_drain(http_req_t *req, http_drain_cb cb, void *arg)
+{
+    http_conn_t *hc = conn_of(req);
+    hc->drain_cb = hc->streaming ? cb : NULL;
+    hc->drain_arg = arg;
 }

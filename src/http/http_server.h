@@ -16,7 +16,10 @@
  *     max_headers headers, or a URL over max_header_bytes -> 431
  *   - body (Content-Length or chunked total) over
  *     max_body_bytes                                      -> 413 Payload Too Large
- * The server goes on serving other connections. Idle keep-alive connections (and
+ * The server goes on serving other connections. At most max_requests_per_read
+ * pipelined requests are dispatched per read event; the rest stay buffered, in order,
+ * and are dispatched on the next loop turns, so one client's burst cannot starve the
+ * others. Idle keep-alive connections (and
  * connections that never complete a request) are closed after keepalive_timeout_ms
  * plus one second; responses on keep-alive connections carry
  * "Connection: keep-alive" and "Keep-Alive: timeout=<keepalive_timeout_ms/1000>"
@@ -40,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rcbuf.h"
 #include "base/slice.h"
 #include "net/net_conn.h"
 #include "net/net_loop.h"
@@ -69,6 +73,9 @@ typedef struct http_server_config {
                                         maxHttpBufferSize); over it -> 413 + close */
     unsigned keepalive_timeout_ms; /**< advertised keep-alive, default 5000 */
     size_t max_out_bytes;          /**< per-connection output bound, 0 = net default */
+    unsigned max_requests_per_read;/**< pipelined requests dispatched per read event,
+                                        default 16; the rest waits for the next loop
+                                        turn (net_conn_yield, STYLE rule 26) */
 } http_server_config_t;
 
 /** Fills `cfg` with the defaults above. */
@@ -84,6 +91,10 @@ typedef void (*http_request_cb)(http_req_t *req, void *user);
 /** Called once if a parked request's client goes away before the answer. `req` is
  *  invalid after the callback returns; do not answer it from here. */
 typedef void (*http_abort_cb)(http_req_t *req, void *arg);
+
+/** Called once when a streamed answer's connection has written everything queued
+ *  (http_req_on_drain). `req` is still valid and streaming. */
+typedef void (*http_drain_cb)(http_req_t *req, void *arg);
 
 /**
  * Creates a server on `nl`. `cfg` may be NULL (defaults). No listening yet. Aborts on
@@ -210,7 +221,8 @@ bool http_req_is_complete(const http_req_t *req);
  * request is answered (client abort, server shutdown, slow consumer, or - when
  * registered from on_headers - a client gone mid-body or a 413 refusal of the body).
  * Replaces any previous registration; cb NULL clears it. Never called once the request
- * is answered.
+ * is answered (a streamed answer counts as answered at http_resp_end, so the callback
+ * still fires if the connection closes mid-stream).
  */
 void http_req_on_abort(http_req_t *req, http_abort_cb cb, void *arg);
 
@@ -235,6 +247,54 @@ int http_resp_send(http_req_t *req, int status, const char *content_type,
 int http_resp_sendv(http_req_t *req, int status, const char *content_type,
                     slice_t extra_headers, const slice_t *parts, size_t n);
 
+/**
+ * Starts a streamed answer (a body too big to hold, e.g. a file): writes the status
+ * line, "Content-Type" (omitted when NULL), "Content-Length: <content_length>", the
+ * Connection/Keep-Alive headers and `extra_headers` (as http_resp_send). The body
+ * follows with http_resp_write / http_resp_write_rcbuf (nothing is written for HEAD:
+ * the length is only announced) and the answer ends with http_resp_end. Until then
+ * the request stays valid, no further request of the connection is dispatched, and an
+ * abort callback registered with http_req_on_abort still fires (once) if the
+ * connection closes first - the request is then gone and must not be ended. Only for
+ * a dispatched request (from on_request, or parked). Returns 0; or a negative uv
+ * error when the connection is already gone (the request is released, as with
+ * http_resp_send); UV_EINVAL if the request is not in a state to answer (nothing
+ * happens).
+ */
+int http_resp_begin(http_req_t *req, int status, const char *content_type,
+                    slice_t extra_headers, uint64_t content_length);
+
+/** Queues a copy of `data` as body bytes of a streamed answer. Returns 0, UV_EINVAL
+ *  if it is more than the announced length still allows or no stream was begun, or
+ *  the net error (UV_EPIPE, UV_ENOBUFS: the connection is closing; the abort callback
+ *  follows). Ignored (returns 0) for HEAD. */
+int http_resp_write(http_req_t *req, slice_t data);
+
+/** Like http_resp_write, queuing a reference to the whole of `rc` instead of a copy
+ *  (the caller keeps its own reference). */
+int http_resp_write_rcbuf(http_req_t *req, rcbuf_t *rc);
+
+/**
+ * Ends a streamed answer; `req` is invalid afterwards. If fewer body bytes were
+ * written than announced the answer is incomplete: the connection is closed after
+ * what was queued (the client sees the short body), else keep-alive goes on as for
+ * http_resp_send. Returns 0, or UV_EINVAL if no stream was begun.
+ */
+int http_resp_end(http_req_t *req);
+
+/** Output bytes queued on the request's connection and not yet written (0 when the
+ *  connection is gone). For back-pressure while streaming. */
+size_t http_req_buffered(const http_req_t *req);
+
+/**
+ * Registers `cb(req, arg)` to run once, from the loop, the next time the connection's
+ * output queue is written out completely (replaces a previous registration; NULL
+ * clears). Only while streaming an answer; never called after http_resp_end or once
+ * the connection closed (the abort callback runs instead). If nothing is queued when
+ * registering, it may never fire: check http_req_buffered first.
+ */
+void http_req_on_drain(http_req_t *req, http_drain_cb cb, void *arg);
+
 /** The standard reason phrase of `status` ("Not Found"), "Unknown" if none. */
 const char *http_status_reason(int status);
 
@@ -251,13 +311,39 @@ net_conn_t *http_req_take_conn(http_req_t *req);
 /* ---- static files --------------------------------------------------------------- */
 
 /**
- * Serves a file below `root_dir` for a GET or HEAD: content type by extension,
- * "index.html" for a path ending in '/', 404 when missing or not a regular file, 405
- * for other methods, 400 for a bad %-escape, 403 for traversal attempts (a ".."
- * segment, even percent-encoded, a NUL, or a realpath outside the realpath of
- * `root_dir`). `extra_headers` as in http_resp_send. Reads the file with plain
- * blocking calls on the loop thread: meant for small files (a demo client); files
- * over 16 MiB get 500. Answers `req` in every case and returns the status sent.
+ * Finishes an http_static_serve_cb: `status` is the HTTP status sent (200, 403, 404,
+ * 500), or a negative uv error when the answer was cut short (the client went away,
+ * a read failed mid-transfer). The request is gone by then.
+ */
+typedef void (*http_static_done_cb)(int status, void *arg);
+
+/**
+ * Serves a file below `root_dir` for a GET or HEAD, without blocking the loop: the
+ * file system work (realpath of root and file, open, fstat, reads) runs on libuv's
+ * thread pool and the answer is given later from the loop, so the request is parked
+ * meanwhile (call this from on_request). Content type by extension, "index.html" for
+ * a path ending in '/', 404 when missing or not a regular file, 405 for other
+ * methods, 400 for a bad %-escape, 403 for traversal attempts (a ".." segment, even
+ * percent-encoded, a NUL, or a realpath outside the realpath of `root_dir`, e.g. a
+ * symlink out of the root; the file is opened with O_NOFOLLOW). Any size: the body is
+ * streamed in 64 KiB reads and the next read starts only while less than 128 KiB is
+ * queued for the client. `root_dir` and `extra_headers` (as in http_resp_send) are
+ * copied. An abort callback registered on `req` earlier is replaced.
+ *
+ * Returns the status (> 0) when the request was answered at once (405, 400, 403 from
+ * the URL alone): `done` is then never called. Returns 0 when the answer is under
+ * way: `done(status, arg)` (may be NULL) then runs exactly once from the loop after
+ * the answer was queued or the client went away, and after the file was closed and
+ * every resource of the transfer freed.
+ */
+int http_static_serve_cb(http_req_t *req, const char *root_dir, slice_t extra_headers,
+                         http_static_done_cb done, void *arg);
+
+/**
+ * http_static_serve_cb without a completion callback. Returns the status when the
+ * request was answered at once, else 0 (the answer follows from the loop). (Before
+ * the file work moved to the thread pool this answered synchronously and returned
+ * the status in every case.)
  */
 int http_static_serve(http_req_t *req, const char *root_dir, slice_t extra_headers);
 

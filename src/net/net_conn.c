@@ -72,8 +72,9 @@ struct net_conn {
     void *user;                   /* owner's pointer */
     net_conn_t *prev, *next;      /* the loop's list of open connections */
     net_conn_t *flush_next;       /* the loop's flush list, while in_flush */
-    uint8_t *tail;                /* unconsumed input, NULL when none */
-    uint32_t tail_len, tail_cap;
+    net_conn_t *yield_next;       /* the loop's yield list, while in_yield */
+    uint8_t *tail;                /* unconsumed input at tail[tail_off..], NULL when none */
+    uint32_t tail_off, tail_len, tail_cap;
     struct net_seg *segs;         /* inline_segs or a pooled/heap array */
     uint32_t seg_head, seg_n, seg_cap;
     uint32_t inflight;            /* segments covered by the armed uv_write */
@@ -95,6 +96,8 @@ struct net_conn {
     unsigned shut : 1;            /* shutdown started */
     unsigned memory : 1;          /* no socket: see net_conn_new_memory */
     unsigned status_set : 1;      /* close_status is final (first cause wins) */
+    unsigned in_yield : 1;        /* on the loop's yield list (net_conn_yield) */
+    unsigned yield_paused : 1;    /* resume reading once the yielded input is handed over */
 };
 
 /* ---- output chunks and segment arrays ---------------------------------------- */
@@ -228,13 +231,32 @@ static void schedule(net_conn_t *c)
 
 /* ---- closing ---------------------------------------------------------------- */
 
+/* Takes a closed connection off the loop's yield list at once, so its memory does not
+ * wait for (or outlive) the next idle pass. Close callbacks never run during that
+ * pass, so the connection is always on the loop's list here, which holds only the
+ * connections with a backlog: a short scan. */
+static void yield_unlink(net_conn_t *c)
+{
+    net_loop_t *nl = c->nl;
+    net_conn_t **pp = &nl->yield_head;
+    while (*pp && *pp != c)
+        pp = &(*pp)->yield_next;
+    if (*pp) {
+        *pp = c->yield_next;
+        if (nl->yield_tail == &c->yield_next)
+            nl->yield_tail = pp;
+    }
+    c->yield_next = NULL;
+    c->in_yield = 0;
+}
+
 static void conn_closed(net_conn_t *c)
 {
     net_loop_t *nl = c->nl;
     segs_release_all(c);
     free(c->tail);
     c->tail = NULL;
-    c->tail_len = c->tail_cap = 0;
+    c->tail_off = c->tail_len = c->tail_cap = 0;
     if (c->linger) {
         net_timer_stop(&c->linger->timer);
         free(c->linger);
@@ -247,6 +269,8 @@ static void conn_closed(net_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     nl->stats.conns_open--;
+    if (c->in_yield)
+        yield_unlink(c);
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_status);
     if (c->in_flush)
@@ -541,11 +565,17 @@ static void tail_free(net_conn_t *c)
 {
     free(c->tail);
     c->tail = NULL;
-    c->tail_len = c->tail_cap = 0;
+    c->tail_off = c->tail_len = c->tail_cap = 0;
 }
 
+/* Makes room for `need` bytes of tail starting at offset 0; the kept bytes are moved
+ * to the front first. */
 static bool tail_reserve(net_conn_t *c, size_t need)
 {
+    if (c->tail_off) {
+        memmove(c->tail, c->tail + c->tail_off, c->tail_len);
+        c->tail_off = 0;
+    }
     if (need <= c->tail_cap)
         return true;
     if (need > MAX_TAIL) {
@@ -565,7 +595,9 @@ static bool tail_reserve(net_conn_t *c, size_t need)
     return true;
 }
 
-/* Keeps data[0..len) for the next delivery. `data` may point into the tail itself. */
+/* Keeps data[0..len) for the next delivery. `data` may point into the tail itself:
+ * then only the offset moves, so an owner that eats a long tail a bounded share per
+ * turn (net_conn_yield) does not copy the rest each time. */
 static void keep_tail(net_conn_t *c, const uint8_t *data, size_t len)
 {
     if (!len || c->closing) {
@@ -574,8 +606,9 @@ static void keep_tail(net_conn_t *c, const uint8_t *data, size_t len)
     }
     bool inside = c->tail && data >= c->tail && data < c->tail + c->tail_cap;
     if (inside) {
-        memmove(c->tail, data, len);
+        c->tail_off = (uint32_t)(data - c->tail);
     } else {
+        c->tail_len = 0;
         if (!tail_reserve(c, len))
             return;
         memcpy(c->tail, data, len);
@@ -594,10 +627,17 @@ static void deliver(net_conn_t *c, uint8_t *data, size_t len)
             used = len;
         data += used;
         len -= used;
-        if (c->ops == ops)
+        if (c->ops == ops || c->in_yield)
             break;
     }
     keep_tail(c, data, len);
+}
+
+/* Presents the kept tail to the owner again. */
+static void deliver_tail(net_conn_t *c)
+{
+    if (c->tail_len && !c->closing)
+        deliver(c, c->tail + c->tail_off, c->tail_len);
 }
 
 static void handle_eof(net_conn_t *c)
@@ -612,16 +652,20 @@ static void handle_eof(net_conn_t *c)
 }
 
 /* New input at `data` (the loop's read buffer): appended to a kept tail if there is
- * one, so the owner always sees contiguous unconsumed bytes. */
+ * one, so the owner always sees contiguous unconsumed bytes. While the connection has
+ * yielded (only a memory connection still gets input then) it just joins the tail,
+ * whose turn comes from the yield list. */
 static void handle_data(net_conn_t *c, uint8_t *data, size_t n)
 {
     if (c->closing)
         return; /* lingering: discard */
-    if (c->tail_len) {
-        if (!tail_reserve(c, c->tail_len + n))
+    if (c->tail_len || c->in_yield) {
+        if (!tail_reserve(c, (size_t)c->tail_len + n))
             return;
         memcpy(c->tail + c->tail_len, data, n);
         c->tail_len += (uint32_t)n;
+        if (c->in_yield)
+            return;
         data = c->tail;
         n = c->tail_len;
     }
@@ -652,10 +696,15 @@ void net_conn_set_reading(net_conn_t *c, bool on)
 {
     if (c->closing || c->uv_closed)
         return;
+    if (c->in_yield) { /* the socket stays paused until the yielded input is handed over */
+        c->yield_paused = on;
+        return;
+    }
     if (!on) {
         if (c->read_active && !c->memory)
             uv_read_stop((uv_stream_t *)&c->tcp);
         c->read_active = 0;
+        c->yield_paused = 0; /* the owner's word wins over a resume after a yield */
         return;
     }
     if (!c->read_active && c->memory) {
@@ -673,7 +722,7 @@ void net_conn_set_reading(net_conn_t *c, bool on)
 
 void net_conn_redeliver(net_conn_t *c)
 {
-    if (!c->tail_len || c->closing)
+    if (!c->tail_len || c->closing || c->in_yield)
         return;
     c->redeliver = 1;
     schedule(c);
@@ -694,13 +743,82 @@ bool net__conn_run_flush_list(net_loop_t *nl)
             free(c);
             continue;
         }
-        if (c->redeliver && !c->closing && c->tail_len) {
+        if (c->redeliver) {
             c->redeliver = 0;
-            deliver(c, c->tail, c->tail_len);
+            if (!c->in_yield)
+                deliver_tail(c);
         }
         conn_flush(c);
     }
     return true;
+}
+
+/* ---- bounded work per read (STYLE rule 26) ----------------------------------------
+ *
+ *   on_read hits its cap --net_conn_yield--> socket paused, conn on the yield list,
+ *                                             idle hook on (poll no longer blocks)
+ *   next turn, idle hook --> on_read(tail) --yields again--> stays on the list
+ *                                           --done--------> reading resumes
+ */
+
+void net_conn_yield(net_conn_t *c)
+{
+    if (c->in_yield || c->closing || c->uv_closed)
+        return;
+    net_loop_t *nl = c->nl;
+    c->in_yield = 1;
+    /* yield_paused survives from an earlier yield whose share was just handed over:
+     * the socket is already paused then, and must resume all the same. */
+    if (c->read_active)
+        c->yield_paused = 1;
+    if (c->read_active && !c->memory) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_active = 0;
+    }
+    c->yield_next = NULL;
+    *nl->yield_tail = c;
+    nl->yield_tail = &c->yield_next;
+    nl->stats.reads_yielded++;
+    net__loop_want_idle(nl);
+}
+
+bool net_conn_is_yielded(const net_conn_t *c)
+{
+    return c->in_yield;
+}
+
+/* The yielded input was handed over without another yield: back to normal reading. */
+static void resume_after_yield(net_conn_t *c)
+{
+    bool want = c->yield_paused;
+    c->yield_paused = 0;
+    if (c->closing || c->uv_closed || c->memory)
+        return;
+    if (!want || c->read_active)
+        return;
+    int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0) {
+        fail(c, r);
+        return;
+    }
+    c->read_active = 1;
+}
+
+void net__conn_run_yield_list(net_loop_t *nl)
+{
+    /* Detach first: a connection that yields again joins a fresh list for next turn. */
+    net_conn_t *list = nl->yield_head;
+    nl->yield_head = NULL;
+    nl->yield_tail = &nl->yield_head;
+    while (list) {
+        net_conn_t *c = list;
+        list = c->yield_next;
+        c->yield_next = NULL;
+        c->in_yield = 0;
+        deliver_tail(c);
+        if (!c->in_yield)
+            resume_after_yield(c);
+    }
 }
 
 void net__conn_pool_free(net_loop_t *nl)

@@ -18,7 +18,9 @@
  *     next read -> [conn->in: tail | new bytes] on_read again
  *
  * The slice passed to on_read is writable (the ws layer unmasks in place) and valid
- * only during the call.
+ * only during the call. An owner that caps the messages it handles per read (STYLE
+ * rule 26) returns early and calls net_conn_yield: reading pauses and the tail comes
+ * back on the next loop turn, after the other connections' I/O.
  *
  * Output: net_conn_write copies bytes into pooled chunks of the queue;
  * net_conn_write_rcbuf queues a reference to a shared immutable frame (the broadcast
@@ -157,16 +159,37 @@ void net_conn_set_max_out(net_conn_t *c, size_t max_bytes);
 /**
  * Stops (false) or resumes (true) reading from the socket, for back-pressure. While
  * stopped, a peer EOF goes unnoticed. On resume any kept tail is presented again to
- * on_read from the loop's prepare hook (never synchronously).
+ * on_read from the loop's prepare hook (never synchronously). While the connection
+ * has yielded (net_conn_yield) the socket stays paused either way: `on` only decides
+ * whether reading resumes after the yielded input was handed over.
  */
 void net_conn_set_reading(net_conn_t *c, bool on);
 
 /**
  * Presents the kept input tail again to on_read at the end of this loop turn (for a
  * handler that stopped consuming, e.g. HTTP while a request is parked, and can now
- * go on). A no-op when there is no tail.
+ * go on). A no-op when there is no tail, and while the connection has yielded (its
+ * tail is presented on the next turn anyway).
  */
 void net_conn_redeliver(net_conn_t *c);
+
+/**
+ * Bounds the work of one read event (STYLE rule 26). Called from on_read by an owner
+ * that stopped decoding because it reached its cap of messages or requests per read
+ * (it returns the bytes it consumed; the rest is kept as the tail, as usual). Reading
+ * from the socket pauses; on the next loop turn, after the other connections' I/O of
+ * this turn, the kept tail is presented to on_read again (from the loop's idle hook,
+ * never synchronously), and reading resumes after a delivery that does not yield
+ * again. Input order is preserved and nothing is dropped; a backlog of N messages is
+ * served in N/cap turns; a peer's EOF is seen only after it (reading is paused). The
+ * owner must have consumed something before yielding (a yield without progress would
+ * spin). Input arriving at a memory connection meanwhile is appended to the tail. A
+ * no-op when the connection is closing or has already yielded this turn.
+ */
+void net_conn_yield(net_conn_t *c);
+
+/** True while the connection has yielded input waiting for its next turn. */
+bool net_conn_is_yielded(const net_conn_t *c);
 
 /**
  * Closes the connection (see the header comment). Idempotent: a second call may only
@@ -198,7 +221,9 @@ net_conn_t *net_conn_new_memory(net_loop_t *nl, buf_t *sink);
  *  Ignored once the connection is closing. */
 void net_conn_memory_feed(net_conn_t *c, const void *p, size_t n);
 
-/** Injects the peer's EOF. */
+/** Injects the peer's EOF. It acts at once, like a socket's EOF seen while reading:
+ *  input still kept (behind a parked request, or waiting after net_conn_yield) is
+ *  dropped and the connection closes after its queued output. */
 void net_conn_memory_eof(net_conn_t *c);
 
 /**

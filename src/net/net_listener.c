@@ -3,6 +3,16 @@
  * 127.0.0.1 and ::1 on one port; port 0 lets the kernel pick, and for "localhost" the
  * IPv6 socket then has to get the port the IPv4 one got, which is retried a few times
  * if another process holds it on ::1.
+ *
+ * Accepts per turn are bounded (STYLE rule 26). libuv accepts in a loop until the
+ * backlog is empty, calling on_connection for each; once a listener has accepted
+ * max_accepts connections in the current loop turn, on_connection returns without
+ * uv_accept. libuv then keeps that one socket pending and stops watching the listener,
+ * and the rest of the backlog stays in the kernel:
+ *
+ *   poll: accept x max_accepts, then leave one pending --> listener watcher stopped
+ *   next turn, prepare hook (net_loop_defer): uv_accept the pending one (restarts
+ *   the watcher) --> poll: the next share, with every other socket's I/O around it
  */
 #include "net/net_private.h"
 
@@ -26,7 +36,47 @@ struct net_listener {
     net_accept_cb cb;      /* NULL once closing */
     void *user;
     uint64_t log_counter;  /* rate limit of accept error lines */
+    uint64_t turn;         /* the loop turn `accepted` counts for */
+    unsigned accepted;     /* connections accepted in that turn */
+    bool pending[2];       /* tcp[i] holds a connection left for the next turn */
+    bool closed;           /* net_listener_close was called */
+    net_defer_t resume;    /* accepts the pending connections next turn */
 };
+
+static void accept_one(net_listener_t *l, uv_stream_t *server)
+{
+    l->accepted++;
+    net_conn_t *c = net__conn_accept(l->nl, server);
+    if (!c)
+        return;
+    if (l->cb)
+        l->cb(l, c);
+    net__conn_start(c); /* closes it if nobody took it */
+}
+
+static void maybe_free(net_listener_t *l)
+{
+    if (l->closed && l->open == 0 && !net_defer_is_pending(&l->resume))
+        free(l);
+}
+
+/* Next turn: take the connections left pending (this restarts libuv's watcher). */
+static void on_resume(net_defer_t *d)
+{
+    net_listener_t *l = NET_CONTAINER_OF(d, net_listener_t, resume);
+    if (l->closed) {
+        maybe_free(l);
+        return;
+    }
+    l->turn = l->nl->turn;
+    l->accepted = 0;
+    for (int i = 0; i < l->ntcp; i++) {
+        if (!l->pending[i])
+            continue;
+        l->pending[i] = false;
+        accept_one(l, (uv_stream_t *)&l->tcp[i]);
+    }
+}
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -36,19 +86,25 @@ static void on_connection(uv_stream_t *server, int status)
                         l->port, uv_strerror(status));
         return;
     }
-    net_conn_t *c = net__conn_accept(l->nl, server);
-    if (!c)
+    if (l->turn != l->nl->turn) {
+        l->turn = l->nl->turn;
+        l->accepted = 0;
+    }
+    if (l->accepted >= l->nl->cfg.max_accepts) {
+        /* Not accepted: libuv keeps it and stops polling this socket until we do. */
+        l->pending[server == (uv_stream_t *)&l->tcp[1]] = true;
+        l->nl->stats.accepts_deferred++;
+        net_loop_defer(l->nl, &l->resume, on_resume);
         return;
-    if (l->cb)
-        l->cb(l, c);
-    net__conn_start(c); /* closes it if nobody took it */
+    }
+    accept_one(l, server);
 }
 
 static void on_listener_handle_closed(uv_handle_t *h)
 {
     net_listener_t *l = h->data;
-    if (--l->open == 0)
-        free(l);
+    l->open--;
+    maybe_free(l);
 }
 
 void net_listener_close(net_listener_t *l)
@@ -56,10 +112,10 @@ void net_listener_close(net_listener_t *l)
     if (!l)
         return;
     l->cb = NULL;
+    l->closed = true;
     for (int i = 0; i < l->ntcp; i++)
         uv_close((uv_handle_t *)&l->tcp[i], on_listener_handle_closed);
-    if (l->ntcp == 0)
-        free(l);
+    maybe_free(l);
 }
 
 static int bind_one(net_listener_t *l, const struct sockaddr *addr, unsigned flags)

@@ -1,10 +1,18 @@
 /*
  * net_loop: the per-loop context. The prepare hook is the heart of it:
  *
- *   uv_run turn:  timers -> pending -> idle -> PREPARE -> poll (I/O callbacks) -> check
- *                                                 |                 -> close callbacks
- *                          flush every connection on the flush list, run deferred
- *                          calls, repeat while either produced more work
+ *   uv_run turn:  timers -> pending -> IDLE -> PREPARE -> poll (I/O callbacks) -> check
+ *                             |          |                         -> close callbacks
+ *                             |          flush every connection on the flush list, run
+ *                             |          deferred calls, repeat while either produced
+ *                             |          more work
+ *                             hand each connection that yielded (hit its per-read work
+ *                             cap last turn) its next share of input
+ *
+ * The idle hook is started only while the yield list is not empty. An active idle
+ * handle makes libuv poll with a zero timeout, so a connection with a backlog of
+ * pipelined input is served a bounded share per turn and every other connection's
+ * I/O is polled in between; once the backlogs are gone the loop blocks in poll again.
  *
  * Everything queued by I/O, timer and close callbacks during one turn is therefore
  * written by a single syscall per connection just before libuv would block again.
@@ -21,6 +29,7 @@ enum {
     DEFAULT_READ_BUF = 65536,
     DEFAULT_MAX_OUT = 16 * 1024 * 1024,
     DEFAULT_LINGER_MS = 2000,
+    DEFAULT_MAX_ACCEPTS = 64, /* accepts per listener per turn (STYLE rule 26) */
     MAX_PREPARE_ROUNDS = 16, /* bound on flush/defer rounds per turn (STYLE rule 26) */
 };
 
@@ -31,6 +40,7 @@ static void run_defers(net_loop_t *nl)
     net_defer_t *d = nl->defer_head;
     nl->defer_head = NULL;
     nl->defer_tail = &nl->defer_head;
+    nl->yield_tail = &nl->yield_head;
     while (d) {
         net_defer_t *next = d->_next;
         net_defer_cb cb = d->_cb;
@@ -55,13 +65,30 @@ static void finish_free(net_loop_t *nl)
 {
     uv_prepare_stop(&nl->prepare);
     uv_timer_stop(&nl->timer);
+    uv_idle_stop(&nl->idle);
     uv_close((uv_handle_t *)&nl->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&nl->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&nl->idle, on_handle_closed);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    net_loop_t *nl = h->data;
+    net__conn_run_yield_list(nl);
+    if (!nl->yield_head)
+        uv_idle_stop(h);
+}
+
+void net__loop_want_idle(net_loop_t *nl)
+{
+    if (!uv_is_active((uv_handle_t *)&nl->idle))
+        uv_idle_start(&nl->idle, on_idle);
 }
 
 static void on_prepare(uv_prepare_t *h)
 {
     net_loop_t *nl = h->data;
+    nl->turn++;
     for (int round = 0; round < MAX_PREPARE_ROUNDS; round++) {
         bool worked = net__conn_run_flush_list(nl);
         if (nl->defer_head) {
@@ -71,7 +98,7 @@ static void on_prepare(uv_prepare_t *h)
         if (!worked)
             break;
     }
-    bool busy = nl->flush_list || nl->defer_head;
+    bool busy = nl->flush_list || nl->defer_head || nl->yield_head;
     if (nl->freeing && !busy && !nl->conns) {
         finish_free(nl);
         return;
@@ -99,8 +126,11 @@ net_loop_t *net_loop_new(uv_loop_t *uv, const net_loop_config_t *cfg)
         nl->cfg.max_out_bytes = DEFAULT_MAX_OUT;
     if (!nl->cfg.linger_ms)
         nl->cfg.linger_ms = DEFAULT_LINGER_MS;
+    if (!nl->cfg.max_accepts)
+        nl->cfg.max_accepts = DEFAULT_MAX_ACCEPTS;
     nl->rbuf = xmalloc(nl->cfg.read_buf_size);
     nl->defer_tail = &nl->defer_head;
+    nl->yield_tail = &nl->yield_head;
 
     uv_prepare_init(uv, &nl->prepare);
     nl->prepare.data = nl;
@@ -108,7 +138,9 @@ net_loop_t *net_loop_new(uv_loop_t *uv, const net_loop_config_t *cfg)
     uv_unref((uv_handle_t *)&nl->prepare);
     uv_timer_init(uv, &nl->timer);
     nl->timer.data = nl;
-    nl->handles_open = 2;
+    uv_idle_init(uv, &nl->idle);
+    nl->idle.data = nl;
+    nl->handles_open = 3;
     return nl;
 }
 

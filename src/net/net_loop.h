@@ -10,6 +10,10 @@
  *     flushes every connection with queued output (one writev/uv_try_write per
  *     connection; only a short write arms uv_write, STYLE rule 25) and then runs the
  *     deferred frees;
+ *   - one uv_idle hook, active only while some connection has yielded input waiting
+ *     (net_conn_yield, STYLE rule 26): it hands each such connection its next share of
+ *     input once per loop turn, and while it is active libuv polls without blocking,
+ *     so the other connections' I/O runs in between;
  *   - the deferred-free list: objects are never destroyed inside their own callback;
  *     they are queued with net_loop_defer() and destroyed from the prepare hook;
  *   - the timer heap behind net_timer.h (one uv_timer_t for the whole loop);
@@ -49,6 +53,8 @@ typedef struct net_loop_config {
                                    bytes, default 16 MiB (net_conn_set_max_out overrides) */
     unsigned linger_ms;       /**< how long a gracefully closed connection waits for the
                                    peer's EOF after our FIN, default 2000 */
+    unsigned max_accepts;     /**< connections one listener accepts per loop turn before
+                                   it yields to the other I/O, default 64 (STYLE rule 26) */
 } net_loop_config_t;
 
 /** Counters kept by the loop (monotonic unless noted). */
@@ -58,6 +64,10 @@ typedef struct net_loop_stats {
     uint64_t slow_consumer_closes;/**< connections closed because output passed the bound */
     uint64_t bytes_written;       /**< bytes handed to the kernel */
     uint64_t flush_syscalls;      /**< writev/try_write calls made by the flush hook */
+    uint64_t accepts_deferred;    /**< times a listener hit max_accepts and left the rest
+                                       of its backlog for the next loop turn */
+    uint64_t reads_yielded;       /**< times an owner stopped at its per-read work cap
+                                       (net_conn_yield) and resumed on a later turn */
 } net_loop_stats_t;
 
 /**

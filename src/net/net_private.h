@@ -29,9 +29,13 @@ struct net_loop {
     uv_loop_t *uv;               /* the caller's loop */
     net_loop_config_t cfg;       /* defaults filled in */
     uv_prepare_t prepare;        /* once-per-turn flush + defers; ref'd only while busy */
+    uv_idle_t idle;              /* runs the yield list; active only while it is not empty */
     uv_timer_t timer;            /* drives the net_timer heap */
     uint8_t *rbuf;               /* the shared read buffer (cfg.read_buf_size) */
     net_conn_t *flush_list;      /* connections with output or redelivery pending */
+    net_conn_t *yield_head;      /* connections whose input waits for the next turn, FIFO */
+    net_conn_t **yield_tail;
+    uint64_t turn;               /* loop turns seen by the prepare hook (accept caps) */
     net_defer_t *defer_head;     /* deferred calls, FIFO */
     net_defer_t **defer_tail;
     net_timer_t *heap_root;      /* timer min-heap, by due time */
@@ -55,6 +59,13 @@ void net__loop_wake(net_loop_t *nl);
 /** Called by the prepare hook: flushes/redelivers every connection on the list.
  *  Returns true if it did any work. */
 bool net__conn_run_flush_list(net_loop_t *nl);
+
+/** Called by the idle hook once per turn: hands every connection that yielded its next
+ *  share of input (entries added meanwhile wait for the next turn). */
+void net__conn_run_yield_list(net_loop_t *nl);
+
+/** Makes sure the idle hook runs on the next loop turns (a connection yielded). */
+void net__loop_want_idle(net_loop_t *nl);
 
 /** uv_timer callback of the loop's timer: fires every due net_timer_t. */
 void net__timer_on_uv(uv_timer_t *h);

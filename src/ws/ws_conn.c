@@ -29,6 +29,7 @@
 enum {
     DEFAULT_MAX_MESSAGE = 1000000,
     DEFAULT_DEFLATE_MIN = 64,
+    DEFAULT_EVENTS_PER_READ = 64, /* STYLE rule 26 */
     STACK_PARTS = 16,
     HANDSHAKE_MAX = 512, /* our own 101 lines, without the caller's extra headers */
 };
@@ -329,12 +330,21 @@ static bool handle_event(ws_conn_t *ws, ws_event_type_t t, const ws_event_t *ev)
     return can_send(ws);
 }
 
+/* Parses and handles frames until the input is used up, the connection closes, or the
+ * per-read cap is reached: then the rest is yielded to the next loop turn. */
 static size_t on_read(net_conn_t *nc, slice_t data)
 {
     ws_conn_t *ws = net_conn_get_user(nc);
     uint8_t *p = (uint8_t *)data.ptr; /* net hands us a writable buffer */
+    unsigned cap = ws->cfg->max_events_per_read ? ws->cfg->max_events_per_read
+                                                : DEFAULT_EVENTS_PER_READ;
+    unsigned events = 0;
     size_t off = 0;
     while (off < data.len && can_send(ws)) {
+        if (events++ == cap) {
+            net_conn_yield(nc);
+            break;
+        }
         size_t used;
         ws_event_t ev;
         ws_event_type_t t = ws_reader_next(&ws->rd, p + off, data.len - off, &used, &ev);

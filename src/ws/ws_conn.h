@@ -13,7 +13,10 @@
  *   - pings are answered with pongs carrying the same payload; a close frame is
  *     echoed and the connection shut down;
  *   - permessage-deflate (RFC 7692) is negotiated only when the config enables it
- *     (off by default; zlib raw deflate, context takeover or not as negotiated).
+ *     (off by default; zlib raw deflate, context takeover or not as negotiated);
+ *   - at most max_events_per_read frames are handled per read event: a client that
+ *     pipelines thousands of messages is served a share per loop turn, in order, and
+ *     the other connections are served in between.
  * Sending: ws_send / ws_send_parts copy the message into the output queue;
  * ws_send_frame queues a reference to a complete frame prebuilt with
  * ws_frame_header_encode (the broadcast path: no copy, no allocation). Output is
@@ -56,6 +59,10 @@ typedef struct ws_config {
                                  when deflate is on; 0 = default 64 */
     const char *subprotocol;/**< echoed in Sec-WebSocket-Protocol only if the client
                                  offered exactly this token; NULL = never echo */
+    unsigned max_events_per_read; /**< frames handled (messages, pings, pongs) per
+                                 read event, 0 = default 64; the rest stays buffered
+                                 and is handled on the next loop turns, in order
+                                 (net_conn_yield, STYLE rule 26) */
 } ws_config_t;
 
 /** What the owner of WebSocket connections implements (one const table). */

@@ -2,10 +2,12 @@
 // echo of text, binary and 16 MiB messages, fragmentation, ping/pong,
 // permessage-deflate on and off, and bad input over raw sockets (garbage HTTP, bad
 // Upgrade, unmasked frame, oversize message, invalid UTF-8), after each of which a
-// fresh client still gets echoes. The server must exit 0 on SIGTERM within 5 s with no
+// fresh client still gets echoes; a burst of 10 000 pipelined messages echoed in order
+// while another client is served in between (the per-read work cap). The server must exit 0 on SIGTERM within 5 s with no
 // sanitizer report on stderr.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -279,6 +281,56 @@ describe('ws-echo', () => {
         assert.doesNotMatch(head, /Sec-WebSocket-Extensions/i);
         assert.doesNotMatch(head, /Sec-WebSocket-Protocol/i);
     });
+
+    test('a 10 000-message burst is echoed in order, another client served in between',
+        async () => {
+            const N = 10000;
+            const a = net.connect({ host: '127.0.0.1', port: srv.port });
+            await once(a, 'connect');
+            a.write(handshake());
+            let buf = Buffer.alloc(0);
+            await new Promise((resolve) => {
+                const onHead = (c) => {
+                    buf = Buffer.concat([buf, c]);
+                    const i = buf.indexOf('\r\n\r\n');
+                    if (i < 0) return;
+                    assert.match(buf.toString('latin1', 0, i), /^HTTP\/1\.1 101 /);
+                    buf = buf.subarray(i + 4);
+                    a.off('data', onHead);
+                    resolve();
+                };
+                a.on('data', onHead);
+            });
+            const b = await connect(srv.port);
+            let echoes = 0;
+            let inOrder = true;
+            const allA = new Promise((resolve) => {
+                const parse = () => {
+                    while (buf.length >= 2) {
+                        const len = buf[1] & 0x7f;
+                        assert.ok(len < 126 && (buf[0] & 0x0f) === 1, 'a short text frame');
+                        if (buf.length < 2 + len) break;
+                        if (buf.toString('latin1', 2, 2 + len) !== `a${echoes}`) inOrder = false;
+                        echoes++;
+                        buf = buf.subarray(2 + len);
+                    }
+                    if (echoes === N) resolve();
+                };
+                a.on('data', (c) => { buf = Buffer.concat([buf, c]); parse(); });
+            });
+            let aEchoesAtB = -1;
+            const bEcho = nextMessage(b, 20000).then((m) => { aEchoesAtB = echoes; return m; });
+            a.write(Buffer.concat(Array.from({ length: N }, (_, i) => maskedFrame(1, `a${i}`))));
+            b.send('b');
+            const m = await bEcho;
+            await allA;
+            assert.equal(m.data.toString(), 'b');
+            assert.ok(inOrder, 'every echo of the burst, in order');
+            assert.ok(aEchoesAtB < N, `b's echo waited for all of a's (${aEchoesAtB})`);
+            a.destroy();
+            await closeWs(b);
+            await echoWorks(srv.port);
+        });
 
     test('many clients at once', async () => {
         const clients = await Promise.all(Array.from({ length: 50 }, () => connect(srv.port)));

@@ -1,15 +1,15 @@
 /* Unit tests for src/http/http_server (the llhttp glue), driven through in-memory
  * connections on a real uv loop: requests split at every byte, pipelining behind a
- * parked request, limits (400/413/431), keep-alive, HEAD, aborts. */
+ * parked request, the per-read cap on pipelined requests, limits (400/413/431),
+ * keep-alive, HEAD, aborts, streamed answers. Static files: test_http_static.c. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/buf.h"
+#include "base/rcbuf.h"
 #include "http/http_server.h"
 #include "net/net_conn.h"
 #include "net/net_loop.h"
@@ -31,8 +31,9 @@ typedef struct fixture {
     int headers_seen;        /* on_headers calls */
     bool headers_incomplete; /* on_headers saw a request whose body was still missing */
     bool refuse_early;       /* on_headers answers 400 */
-    const char *static_root; /* serve files from here instead of answering "ok" */
-    int static_status;
+    bool count_only;         /* answer "<path>" and append "<path>," to `order` */
+    buf_t order;
+    int drains;              /* drain callbacks seen */
 } fixture_t;
 
 static fixture_t fx;
@@ -40,8 +41,11 @@ static fixture_t fx;
 static void on_request(http_req_t *req, void *user)
 {
     fixture_t *f = user;
-    if (f->static_root) {
-        f->static_status = http_static_serve(req, f->static_root, SLICE_LIT("X-S: 1\r\n"));
+    if (f->count_only) {
+        f->nreq++;
+        buf_append_slice(&f->order, http_req_path(req));
+        buf_append_byte(&f->order, ',');
+        http_resp_send(req, 200, NULL, slice_make(NULL, 0), http_req_path(req));
         return;
     }
     cr_assert_lt(f->nreq, MAX_REQ);
@@ -108,6 +112,7 @@ static void teardown(void)
     cr_assert_eq(open, 0, "%d handles left open", open);
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
     buf_dispose(&fx.out);
+    buf_dispose(&fx.order);
     for (int i = 0; i < MAX_REQ; i++)
         buf_dispose(&fx.seen[i]);
 }
@@ -398,100 +403,6 @@ Test(http, status_reasons)
     cr_assert_str_eq(http_status_reason(799), "Unknown");
 }
 
-/* ---- static files ---------------------------------------------------------------- */
-
-static char root[64];
-
-static void write_file(const char *rel, const char *content)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f, "%s", p);
-    fputs(content, f);
-    fclose(f);
-}
-
-static void make_root(void)
-{
-    strcpy(root, "/tmp/sioc-static-XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-    char p[256];
-    snprintf(p, sizeof p, "%s/www", root);
-    mkdir(p, 0755);
-    snprintf(p, sizeof p, "%s/www/sub", root);
-    mkdir(p, 0755);
-    write_file("www/index.html", "<h1>hi</h1>");
-    write_file("www/app.js", "console.log(1)");
-    write_file("www/sub/index.html", "sub");
-    write_file("www/a b.txt", "space");
-    write_file("secret.txt", "top secret");
-    char target[256];
-    snprintf(target, sizeof target, "%s/secret.txt", root);
-    snprintf(p, sizeof p, "%s/www/link.txt", root);
-    cr_assert_eq(symlink(target, p), 0);
-    static char www[80];
-    snprintf(www, sizeof www, "%s/www", root);
-    fx.static_root = www;
-}
-
-static void remove_root(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static int get_static(const char *method, const char *path)
-{
-    char req[512];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\n\r\n", method, path);
-    buf_clear(&fx.out);
-    fx.static_status = 0;
-    connect_mem();
-    feed(req);
-    pump();
-    return fx.static_status;
-}
-
-Test(http, static_files)
-{
-    make_root();
-    cr_assert_eq(get_static("GET", "/"), 200);
-    cr_assert(out_has("Content-Type: text/html; charset=utf-8\r\n"));
-    cr_assert(out_has("X-S: 1\r\n\r\n<h1>hi</h1>"));
-    cr_assert_eq(get_static("GET", "/app.js?v=3"), 200);
-    cr_assert(out_has("Content-Type: text/javascript"));
-    cr_assert(out_has("Content-Length: 14\r\n"));
-    cr_assert_eq(get_static("GET", "/sub/"), 200);
-    cr_assert(out_has("\r\n\r\nsub"));
-    cr_assert_eq(get_static("GET", "/a%20b.txt"), 200);
-    cr_assert(out_has("\r\n\r\nspace"));
-    cr_assert_eq(get_static("HEAD", "/app.js"), 200);
-    cr_assert(out_has("Content-Length: 14\r\n"));
-    cr_assert_not(out_has("console"));
-    cr_assert_eq(get_static("GET", "/missing.html"), 404);
-    cr_assert_eq(get_static("GET", "/sub"), 404, "a directory is not a file");
-    cr_assert_eq(get_static("POST", "/"), 405);
-    remove_root();
-}
-
-Test(http, static_files_refuse_traversal)
-{
-    make_root();
-    cr_assert_eq(get_static("GET", "/../secret.txt"), 403);
-    cr_assert_eq(get_static("GET", "/sub/../../secret.txt"), 403);
-    cr_assert_eq(get_static("GET", "/%2e%2e/secret.txt"), 403);
-    cr_assert_eq(get_static("GET", "/%2E%2E%2fsecret.txt"), 403);
-    cr_assert_eq(get_static("GET", "/..%2fsecret.txt"), 403);
-    cr_assert_eq(get_static("GET", "/index.html%00.txt"), 403);
-    cr_assert_eq(get_static("GET", "/link.txt"), 403, "a symlink out of the root");
-    cr_assert_eq(get_static("GET", "/bad%zzescape"), 400);
-    cr_assert_eq(get_static("GET", "/trunc%2"), 400);
-    cr_assert_not(out_has("top secret"));
-    remove_root();
-}
-
 /* ---- on_headers ------------------------------------------------------------------ */
 
 Test(http, on_headers_runs_before_the_body)
@@ -549,4 +460,201 @@ Test(http, body_refused_413_after_on_headers_aborts)
     pump();
     cr_assert(out_has("HTTP/1.1 413 "));
     cr_assert_eq(fx.aborts, 1);
+}
+
+/* ---- bounded work per read (STYLE rule 26) ------------------------------------- */
+
+/* "GET /0 ...GET /<n-1>" pipelined back to back, and the order string expected. */
+static void pipelined(buf_t *reqs, buf_t *want, int n)
+{
+    char line[64];
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(line, sizeof line, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+        buf_append(reqs, line, (size_t)k);
+        k = snprintf(line, sizeof line, "/%d,", i);
+        buf_append(want, line, (size_t)k);
+    }
+}
+
+Test(http, pipelined_burst_is_served_16_requests_per_turn)
+{
+    fx.count_only = true;
+    buf_t reqs = BUF_INIT, want = BUF_INIT;
+    pipelined(&reqs, &want, 100);
+    connect_mem();
+    net_conn_memory_feed(fx.nc, buf_data(&reqs), reqs.len);
+    cr_assert_eq(fx.nreq, 16, "one read dispatches at most 16 requests, got %d", fx.nreq);
+    cr_assert(net_conn_is_yielded(fx.nc));
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.nreq, 32, "the next share comes on the next loop turn");
+    for (int i = 0; i < 20 && fx.nreq < 100; i++)
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.nreq, 100);
+    cr_assert_not(net_conn_is_yielded(fx.nc));
+    cr_assert(slice_eq(buf_slice(&fx.order), buf_slice(&want)), "requests out of order");
+    /* the answers went out in request order too */
+    const char *o = (const char *)buf_data(&fx.out);
+    const char *prev = o;
+    for (int i = 0; i < 100; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "\r\n\r\n/%d", i);
+        const char *at = memmem(prev, fx.out.len - (size_t)(prev - o), body, strlen(body));
+        cr_assert_not_null(at, "answer %d missing or out of order", i);
+        prev = at + 1;
+    }
+    cr_assert_geq(net_loop_stats(fx.nl)->reads_yielded, 6);
+    cr_assert_eq(open_conns(), 1);
+    buf_dispose(&reqs);
+    buf_dispose(&want);
+}
+
+Test(http, input_arriving_after_a_yield_joins_the_backlog)
+{
+    fx.count_only = true;
+    buf_t reqs = BUF_INIT, want = BUF_INIT;
+    pipelined(&reqs, &want, 40);
+    connect_mem();
+    size_t half = reqs.len / 2;
+    net_conn_memory_feed(fx.nc, buf_data(&reqs), half);
+    cr_assert_eq(fx.nreq, 16);
+    net_conn_memory_feed(fx.nc, buf_data(&reqs) + half, reqs.len - half);
+    cr_assert_eq(fx.nreq, 16, "input arriving while yielded waits for its turn");
+    for (int i = 0; i < 20 && fx.nreq < 40; i++)
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.nreq, 40);
+    cr_assert(slice_eq(buf_slice(&fx.order), buf_slice(&want)));
+    cr_assert_eq(open_conns(), 1);
+    buf_dispose(&reqs);
+    buf_dispose(&want);
+}
+
+Test(http, memory_eof_while_yielded_closes_at_once)
+{
+    fx.count_only = true;
+    buf_t reqs = BUF_INIT, want = BUF_INIT;
+    pipelined(&reqs, &want, 40);
+    connect_mem();
+    net_conn_memory_feed(fx.nc, buf_data(&reqs), reqs.len);
+    cr_assert_eq(fx.nreq, 16);
+    net_conn_memory_eof(fx.nc);
+    pump();
+    cr_assert_eq(open_conns(), 0, "closed within a few turns, backlog dropped");
+    cr_assert_eq(fx.nreq, 16);
+    cr_assert(out_has("\r\n\r\n/15"), "the answers given before the EOF still went out");
+    buf_dispose(&reqs);
+    buf_dispose(&want);
+}
+
+Test(http, configured_cap_and_close_while_yielded)
+{
+    http_server_free(fx.srv);
+    http_server_config_t cfg;
+    http_server_config_init(&cfg);
+    cfg.max_requests_per_read = 3;
+    fx.srv = http_server_new(fx.nl, &cfg, on_request, &fx);
+    fx.count_only = true;
+    buf_t reqs = BUF_INIT, want = BUF_INIT;
+    pipelined(&reqs, &want, 10);
+    connect_mem();
+    net_conn_memory_feed(fx.nc, buf_data(&reqs), reqs.len);
+    cr_assert_eq(fx.nreq, 3);
+    net_conn_close(fx.nc, NET_CLOSE_ABORT); /* closed while on the yield list */
+    pump();
+    cr_assert_eq(fx.nreq, 3, "nothing is dispatched after the close");
+    cr_assert_eq(open_conns(), 0);
+    buf_dispose(&reqs);
+    buf_dispose(&want);
+}
+
+/* ---- streamed answers -------------------------------------------------------------- */
+
+static void on_drain_cb(http_req_t *req, void *arg)
+{
+    (void)req;
+    ((fixture_t *)arg)->drains++;
+}
+
+Test(http, streamed_answer_keeps_alive_when_complete)
+{
+    fx.park = true;
+    connect_mem();
+    feed("GET /big HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+    cr_assert_eq(fx.nparked, 1);
+    http_req_t *req = fx.parked[0];
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("x")), UV_EINVAL, "no stream begun");
+    cr_assert_eq(http_resp_begin(req, 200, "text/plain", SLICE_LIT("X-B: 1\r\n"), 10), 0);
+    cr_assert_eq(http_resp_begin(req, 200, NULL, slice_make(NULL, 0), 1), UV_EINVAL);
+    cr_assert_eq(http_resp_send(req, 500, NULL, slice_make(NULL, 0), SLICE_LIT("x")),
+                 UV_EINVAL, "no plain answer in the middle of a stream");
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("hello")), 0);
+    rcbuf_t *rc = rcbuf_from(SLICE_LIT("world"));
+    cr_assert_eq(http_resp_write_rcbuf(req, rc), 0);
+    cr_assert_eq(rc->refs, 2, "queued by reference");
+    cr_assert_gt(http_req_buffered(req), 0);
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("!")), UV_EINVAL, "more than announced");
+    http_req_on_drain(req, on_drain_cb, &fx);
+    pump();
+    cr_assert_eq(fx.drains, 1);
+    cr_assert_eq(rc->refs, 1);
+    rcbuf_unref(rc);
+    cr_assert_eq(fx.nreq, 1, "the next request waits for the end of the stream");
+    cr_assert_eq(http_resp_end(req), 0);
+    pump();
+    cr_assert(out_has("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+                      "Connection: keep-alive\r\n"));
+    cr_assert(out_has("X-B: 1\r\n\r\nhelloworld"));
+    cr_assert_eq(fx.nreq, 2);
+    cr_assert_eq(open_conns(), 1);
+    http_resp_send(fx.parked[1], 200, NULL, slice_make(NULL, 0), SLICE_LIT("n"));
+    pump();
+    cr_assert_eq(fx.drains, 1, "no drain callback after the end");
+}
+
+Test(http, streamed_answer_cut_short_closes_the_connection)
+{
+    fx.park = true;
+    connect_mem();
+    feed("GET /big HTTP/1.1\r\n\r\n");
+    http_req_t *req = fx.parked[0];
+    http_req_on_abort(req, on_abort, &fx);
+    cr_assert_eq(http_resp_begin(req, 200, NULL, slice_make(NULL, 0), 10), 0);
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("12345")), 0);
+    cr_assert_eq(http_resp_end(req), 0);
+    pump();
+    cr_assert(out_has("Content-Length: 10\r\nConnection: keep-alive\r\n"));
+    cr_assert(out_has("\r\n\r\n12345"));
+    cr_assert_eq(open_conns(), 0, "a short body must not keep the connection");
+    cr_assert_eq(fx.aborts, 0, "ended, not aborted");
+}
+
+Test(http, streamed_answer_aborts_once_when_the_client_leaves)
+{
+    fx.park = true;
+    connect_mem();
+    feed("GET /big HTTP/1.1\r\n\r\n");
+    http_req_t *req = fx.parked[0];
+    http_req_on_abort(req, on_abort, &fx);
+    cr_assert_eq(http_resp_begin(req, 200, NULL, slice_make(NULL, 0), 1000), 0);
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("part")), 0);
+    http_req_on_drain(req, on_drain_cb, &fx);
+    net_conn_close(fx.nc, NET_CLOSE_ABORT);
+    pump();
+    cr_assert_eq(fx.aborts, 1);
+    cr_assert_eq(fx.drains, 0, "no drain callback for a dead connection");
+    cr_assert_eq(open_conns(), 0);
+}
+
+Test(http, streamed_head_announces_the_length_only)
+{
+    fx.park = true;
+    connect_mem();
+    feed("HEAD /big HTTP/1.1\r\n\r\n");
+    http_req_t *req = fx.parked[0];
+    cr_assert_eq(http_resp_begin(req, 200, "a/b", slice_make(NULL, 0), 123456), 0);
+    cr_assert_eq(http_resp_write(req, SLICE_LIT("ignored")), 0);
+    cr_assert_eq(http_resp_end(req), 0);
+    pump();
+    cr_assert(out_has("Content-Length: 123456\r\nConnection: keep-alive\r\n"));
+    cr_assert_not(out_has("ignored"));
+    cr_assert_eq(open_conns(), 1, "HEAD with the whole length announced keeps alive");
 }

@@ -3,6 +3,7 @@
  * heap and deferred calls. Every test ends with no handle open and uv_loop_close == 0. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,11 @@ typedef struct world {
     int close_status;
     buf_t server_got;
     int mode; /* what the server does with input, see on_srv_read */
+    int accepts;             /* connections accepted */
+    uint64_t turn;           /* loop turns counted by `turns` (a uv_check) */
+    uint64_t accept_turn;    /* the turn of the last accept */
+    int accepts_this_turn, max_accepts_per_turn;
+    uv_check_t turns;
 } world_t;
 
 static world_t w;
@@ -44,7 +50,7 @@ static void setup(void)
 {
     memset(&w, 0, sizeof w);
     cr_assert_eq(uv_loop_init(&w.loop), 0);
-    net_loop_config_t cfg = {.max_out_bytes = 256 * 1024, .linger_ms = 200};
+    net_loop_config_t cfg = {.max_out_bytes = 256 * 1024, .linger_ms = 200, .max_accepts = 4};
     w.nl = net_loop_new(&w.loop, &cfg);
 }
 
@@ -65,7 +71,26 @@ TestSuite(net, .init = setup, .fini = teardown, .timeout = 10);
 
 /* ---- server side -------------------------------------------------------------- */
 
-enum { MODE_ECHO, MODE_LINES, MODE_SINK };
+enum { MODE_ECHO, MODE_LINES, MODE_SINK, MODE_YIELD };
+
+enum { YIELD_LINES = 4 }; /* MODE_YIELD: lines handled per read before yielding */
+
+/* Echoes at most YIELD_LINES complete lines per call, then yields the rest. */
+static size_t yield_lines(net_conn_t *c, slice_t d)
+{
+    size_t off = 0;
+    for (int n = 0; n < YIELD_LINES; n++) {
+        long nl = slice_index(slice_tail(d, off), '\n');
+        if (nl < 0)
+            return off;
+        buf_append(&w.server_got, d.ptr + off, (size_t)nl + 1);
+        net_conn_write(c, d.ptr + off, (size_t)nl + 1);
+        off += (size_t)nl + 1;
+    }
+    if (off < d.len)
+        net_conn_yield(c);
+    return off;
+}
 
 /* Consumes complete lines only: exercises the kept-tail path. */
 static size_t consume_lines(net_conn_t *c, slice_t d)
@@ -88,6 +113,8 @@ static size_t on_srv_read(net_conn_t *c, slice_t d)
 {
     if (w.mode == MODE_LINES)
         return consume_lines(c, d);
+    if (w.mode == MODE_YIELD)
+        return yield_lines(c, d);
     buf_append(&w.server_got, d.ptr, d.len);
     if (w.mode == MODE_ECHO)
         net_conn_write(c, d.ptr, d.len);
@@ -107,6 +134,13 @@ static const net_conn_ops_t srv_ops = {.on_read = on_srv_read, .on_close = on_sr
 static void on_accept(net_listener_t *l, net_conn_t *c)
 {
     (void)l;
+    w.accepts++;
+    if (w.accept_turn != w.turn) {
+        w.accept_turn = w.turn;
+        w.accepts_this_turn = 0;
+    }
+    if (++w.accepts_this_turn > w.max_accepts_per_turn)
+        w.max_accepts_per_turn = w.accepts_this_turn;
     w.server_side = c;
     net_conn_set_ops(c, &srv_ops, NULL);
 }
@@ -484,4 +518,122 @@ Test(net, defer_runs_once_from_the_loop)
     uv_run(&w.loop, UV_RUN_DEFAULT); /* the pending defer keeps the loop alive once */
     cr_assert_eq(x.runs, 1);
     cr_assert_not(net_defer_is_pending(&x.d));
+}
+
+/* ---- bounded work per event (STYLE rule 26) ----------------------------------- */
+
+static void on_turn(uv_check_t *h)
+{
+    (void)h;
+    w.turn++;
+}
+
+enum { NCLIENTS = 40 };
+
+Test(net, accepts_per_turn_are_capped)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    uv_check_init(&w.loop, &w.turns);
+    uv_check_start(&w.turns, on_turn);
+    uv_unref((uv_handle_t *)&w.turns);
+    int port = listen_on("127.0.0.1");
+    static client_t c[NCLIENTS];
+    for (int i = 0; i < NCLIENTS; i++)
+        cli_connect(&c[i], "127.0.0.1", port, true);
+    RUN_UNTIL(w.accepts == NCLIENTS, 5000);
+    cr_assert_leq(w.max_accepts_per_turn, 4, "%d accepts in one turn",
+                  w.max_accepts_per_turn);
+    cr_assert_geq(net_loop_stats(w.nl)->accepts_deferred, 1);
+    for (int i = 0; i < NCLIENTS; i++)
+        cli_write(&c[i], "ping");
+    RUN_UNTIL(({
+                  bool all = true;
+                  for (int i = 0; i < NCLIENTS; i++)
+                      all = all && c[i].got.len == 4;
+                  all;
+              }),
+              3000);
+    for (int i = 0; i < NCLIENTS; i++)
+        cli_close(&c[i]);
+    RUN_UNTIL(w.server_closes == NCLIENTS, 3000);
+    uv_close((uv_handle_t *)&w.turns, NULL);
+    net_timer_stop(&ticker);
+}
+
+Test(net, listener_closed_with_an_accept_pending)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    int port = listen_on("127.0.0.1");
+    static client_t c[12];
+    for (int i = 0; i < 12; i++)
+        cli_connect(&c[i], "127.0.0.1", port, true);
+    RUN_UNTIL(w.accepts >= 4, 3000);
+    cr_assert_eq(w.accepts, 4, "the first turn takes 4");
+    cr_assert_eq(net_loop_stats(w.nl)->accepts_deferred, 1);
+    net_listener_close(w.l); /* a connection is held pending: closed with it */
+    w.l = NULL;
+    for (int i = 0; i < 20; i++)
+        uv_run(&w.loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 12; i++)
+        cli_close(&c[i]);
+    RUN_UNTIL(w.server_closes == w.accepts, 3000);
+    net_timer_stop(&ticker);
+}
+
+enum { NLINES = 2000 };
+
+Test(net, yielded_backlog_is_served_in_order_with_others_in_between)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    w.mode = MODE_YIELD;
+    int port = listen_on("127.0.0.1");
+    client_t a, b;
+    cli_connect(&a, "127.0.0.1", port, true);
+    RUN_UNTIL(w.accepts == 1, 2000);
+    cli_connect(&b, "127.0.0.1", port, true);
+    RUN_UNTIL(w.accepts == 2, 2000);
+    buf_t burst = BUF_INIT;
+    char line[16];
+    for (int i = 0; i < NLINES; i++) {
+        int k = snprintf(line, sizeof line, "a%05d\n", i);
+        buf_append(&burst, line, (size_t)k);
+    }
+    uv_buf_t ub = uv_buf_init((char *)buf_data(&burst), (unsigned)burst.len);
+    cr_assert_eq(uv_try_write((uv_stream_t *)&a.tcp, &ub, 1), (int)burst.len);
+    cli_write(&b, "b\n");
+    RUN_UNTIL(a.got.len == burst.len && b.got.len == 2, 5000);
+    cr_assert(slice_eq(buf_slice(&a.got), buf_slice(&burst)), "echoes complete and in order");
+    const uint8_t *srv = buf_data(&w.server_got);
+    const uint8_t *bpos = memmem(srv, w.server_got.len, "b\n", 2);
+    cr_assert_not_null(bpos);
+    size_t a_before_b = (size_t)(bpos - srv) / 7;
+    cr_assert_lt(a_before_b, NLINES / 4, "b waited for %zu of a's lines", a_before_b);
+    cr_assert_geq(net_loop_stats(w.nl)->reads_yielded, NLINES / YIELD_LINES / 2);
+    buf_dispose(&burst);
+    cli_close(&a);
+    cli_close(&b);
+    RUN_UNTIL(w.server_closes == 2, 2000);
+    net_timer_stop(&ticker);
+}
+
+Test(net, close_while_yielded)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    w.mode = MODE_YIELD;
+    int port = listen_on("127.0.0.1");
+    client_t a;
+    cli_connect(&a, "127.0.0.1", port, true);
+    RUN_UNTIL(w.server_side != NULL, 2000);
+    cli_write(&a, "1\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    RUN_UNTIL(w.server_side && net_conn_is_yielded(w.server_side), 2000);
+    net_conn_close(w.server_side, NET_CLOSE_ABORT);
+    RUN_UNTIL(w.server_closes == 1, 2000);
+    cr_assert_eq(w.server_got.len, 8, "nothing handled after the close");
+    cli_close(&a);
+    RUN_UNTIL(a.closed, 2000);
+    net_timer_stop(&ticker);
 }

@@ -29,6 +29,8 @@ typedef struct fixture {
     bool close_in_handler; /* the message handler calls ws_close */
     bool park;             /* on_request parks the upgrade request */
     http_req_t *parked;
+    bool record;           /* append every message to `seq` */
+    buf_t seq;             /* every message received, each followed by ',' */
 } fixture_t;
 
 static fixture_t fx;
@@ -37,6 +39,10 @@ static const uint8_t key[4] = {1, 2, 3, 4};
 static void on_message(ws_conn_t *ws, bool bin, slice_t msg)
 {
     fx.messages++;
+    if (fx.record) {
+        buf_append_slice(&fx.seq, msg);
+        buf_append_byte(&fx.seq, ',');
+    }
     buf_clear(&fx.last);
     buf_append_slice(&fx.last, msg);
     fx.last_binary = bin;
@@ -95,6 +101,7 @@ static void teardown(void)
     cr_assert_eq(uv_loop_close(&fx.loop), 0);
     buf_dispose(&fx.out);
     buf_dispose(&fx.last);
+    buf_dispose(&fx.seq);
 }
 
 TestSuite(ws_conn, .init = setup, .fini = teardown, .timeout = 10);
@@ -466,4 +473,64 @@ Test(ws_conn, parked_upgrade_accepted_later_gets_early_frames)
     pump();
     cr_assert_eq(fx.messages, 1);
     cr_assert(slice_eq_cstr(buf_slice(&fx.last), "while parked"));
+}
+
+/* ---- bounded work per read (STYLE rule 26) ------------------------------------- */
+
+Test(ws_conn, pipelined_burst_is_handled_64_frames_per_turn)
+{
+    fx.record = true;
+    open_ws(handshake);
+    cr_assert_not_null(fx.ws);
+    buf_t in = BUF_INIT, want = BUF_INIT;
+    char m[16];
+    for (int i = 0; i < 300; i++) {
+        int k = snprintf(m, sizeof m, "m%03d", i);
+        client_frame(&in, WS_OP_TEXT, true, m, (size_t)k);
+        buf_append(&want, m, (size_t)k);
+        buf_append_byte(&want, ',');
+        if (i == 100)
+            client_frame(&in, WS_OP_PING, true, "p", 1); /* control frames count too */
+    }
+    uint8_t close_pl[2] = {0x03, 0xe8}; /* 1000 */
+    client_frame(&in, WS_OP_CLOSE, true, close_pl, 2);
+    feed(buf_data(&in), in.len);
+    cr_assert_eq(fx.messages, 64, "one read handles at most 64 frames, got %d", fx.messages);
+    cr_assert(net_conn_is_yielded(ws_net_conn(fx.ws)));
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.messages, 127, "the next 64 frames (63 messages and the ping) come on the "
+                 "next loop turn, got %d", fx.messages);
+    for (int i = 0; i < 10 && fx.closes == 0; i++)
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.messages, 300);
+    cr_assert(slice_eq(buf_slice(&fx.seq), buf_slice(&want)), "messages out of order");
+    cr_assert_eq(fx.closes, 1, "the close frame came after every message");
+    cr_assert_eq(fx.close_code, 1000);
+    /* the echoes, the pong in its place, then our close echo */
+    sframe_t f[310];
+    int n = server_frames(f, 310);
+    cr_assert_eq(n, 302);
+    cr_assert(f[100].op == WS_OP_TEXT && slice_eq_cstr(f[100].payload, "m100"));
+    cr_assert_eq(f[101].op, WS_OP_PONG);
+    cr_assert(slice_eq_cstr(f[102].payload, "m101"));
+    cr_assert_eq(f[301].op, WS_OP_CLOSE);
+    buf_dispose(&in);
+    buf_dispose(&want);
+}
+
+Test(ws_conn, configured_event_cap)
+{
+    fx.cfg.max_events_per_read = 5;
+    open_ws(handshake);
+    buf_t in = BUF_INIT;
+    for (int i = 0; i < 12; i++)
+        client_frame(&in, WS_OP_BINARY, true, "x", 1);
+    feed(buf_data(&in), in.len);
+    cr_assert_eq(fx.messages, 5);
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.messages, 10);
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(fx.messages, 12);
+    cr_assert_not(net_conn_is_yielded(ws_net_conn(fx.ws)));
+    buf_dispose(&in);
 }
