@@ -110,7 +110,7 @@ deps:
 	@scripts/deps.sh
 
 run: deps all
-	exec $(BUILD)/echo-server --port 8080
+	exec $(BUILD)/sioc --port 8080
 
 unit: all
 	tests/run unit

@@ -270,6 +270,7 @@ int app_new(const app_config_t *cfg, app_t **out, char *err, size_t errlen)
     app->chan = app__chan_emit_new(app);
     app__handlers_register(app);
     sioc_server_on_http(app->srv, app__http_on_request, app);
+    sioc_server_on_engine_request(app->srv, app__http_guard_engine, app);
 #if APP_HAVE_YDOC
     app->ydoc = app_ydoc_register(app);
     if (!app->ydoc) {

@@ -489,6 +489,64 @@ static const route_t routes[] = {
     {"/api/usage", "GET", handle_usage},
 };
 
+/* True if the query string has the parameter `name` with exactly `value`. */
+static bool query_has(sioc_str_t q, const char *name, const char *value)
+{
+    slice_t want_n = slice_from_cstr(name), want_v = slice_from_cstr(value);
+    size_t i = 0;
+    while (i <= q.len) {
+        size_t end = i;
+        while (end < q.len && q.ptr[end] != '&')
+            end++;
+        slice_t pair = slice_make(q.ptr + i, end - i);
+        long eq = slice_index(pair, '=');
+        if (eq >= 0 && slice_eq(slice_make(pair.ptr, (size_t)eq), want_n) &&
+            slice_eq(slice_tail(pair, (size_t)eq + 1), want_v))
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
+/* True if the comma-separated header value has `token` (ASCII case-insensitive). */
+static bool header_has_token(sioc_str_t v, const char *token)
+{
+    slice_t want = slice_from_cstr(token);
+    size_t i = 0;
+    while (i < v.len) {
+        size_t end = i;
+        while (end < v.len && v.ptr[end] != ',')
+            end++;
+        size_t a = i, b = end;
+        while (a < b && (v.ptr[a] == ' ' || v.ptr[a] == '\t'))
+            a++;
+        while (b > a && (v.ptr[b - 1] == ' ' || v.ptr[b - 1] == '\t'))
+            b--;
+        if (slice_eq_nocase(slice_make(v.ptr + a, b - a), want))
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
+/*
+ * Open WebUI's WebsocketUpgradeGuardMiddleware (spec §1.1): a plain HTTP request for
+ * transport=websocket without the upgrade headers gets 400 with Open WebUI's own body
+ * rather than Engine.IO's, so a client cannot tell the servers apart.
+ */
+bool app__http_guard_engine(sioc_http_req_t *req, void *arg)
+{
+    (void)arg;
+    if (!query_has(sioc_http_query(req), "transport", "websocket"))
+        return false;
+    if (header_has_token(sioc_http_header(req, "upgrade"), "websocket") &&
+        header_has_token(sioc_http_header(req, "connection"), "upgrade"))
+        return false;
+    static const char body[] = "{\"detail\":\"Invalid WebSocket upgrade request\"}";
+    sioc_http_respond(req, 400, "application/json", NULL, (sioc_str_t){body, sizeof body - 1});
+    return true;
+}
+
 void app__http_on_request(sioc_http_req_t *req, void *arg)
 {
     app_t *app = arg;

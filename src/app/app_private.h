@@ -110,6 +110,9 @@ void app__handlers_register(app_t *app);
 
 /** The HTTP hook for every request outside /ws/socket.io/. */
 void app__http_on_request(sioc_http_req_t *req, void *arg);
+/** Engine.IO request filter: Open WebUI's 400 for a websocket request without upgrade
+ *  headers (spec §1.1). */
+bool app__http_guard_engine(sioc_http_req_t *req, void *arg);
 
 /* ---- app_emit.c ----------------------------------------------------------------- */
 

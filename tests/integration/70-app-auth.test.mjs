@@ -2,6 +2,7 @@
 // (openwebui-protocol.md §1, §2, §3.2, §3.3, §13) against the real build/sioc with the real
 // socket.io-client, on a fresh SQLite file (or DATABASE_URL's PostgreSQL).
 import { test, describe, before, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -249,6 +250,21 @@ describe('transports and the websocket guard', () => {
         assert.equal(poll.status, 400);
         const guard = await app.http('/ws/socket.io/?EIO=4&transport=websocket');
         assert.equal(guard.status, 400);
+        assert.deepEqual(guard.json, { detail: 'Invalid WebSocket upgrade request' }, 'Open WebUI\'s body (spec §1.1)');
+        // Upgrade without "Connection: upgrade" (fetch refuses to send an Upgrade header: raw request)
+        const half = await new Promise((resolve, reject) => {
+            const c = net.connect(Number(new URL(app.url).port), '127.0.0.1');
+            let data = '';
+            c.on('connect', () => c.write('GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n' +
+                'Host: x\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n'));
+            c.on('data', (d) => { data += d; });
+            c.on('end', () => resolve(data));
+            c.on('error', reject);
+        });
+        assert.match(half, /^HTTP\/1\.1 400 /);
+        assert.match(half, /\{"detail":"Invalid WebSocket upgrade request"\}$/, 'Upgrade without Connection: upgrade');
+        const other = await app.http('/ws/socket.io/?EIO=4&transport=bogus');
+        assert.deepEqual(other.json, { code: 0, message: 'Transport unknown' }, 'other refusals keep Engine.IO\'s body');
         const s = await app.connect(u.token);
         assert.equal(s.io.engine.transport.name, 'websocket');
         s.close();
