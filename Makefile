@@ -128,6 +128,7 @@ fuzz: deps fuzzers
 
 bench: deps all
 	bench/run
+	bench/yjs/run
 
 clean:
 	rm -rf build build-asan
