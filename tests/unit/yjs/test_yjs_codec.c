@@ -8,16 +8,6 @@
 
 #include "yjs/yjs_codec.h"
 
-/* Criterion 2.4's runner leaks one small block (a calloc inside libcriterion) when
- * several tests finish close together under --jobs 2; it is not ours, so in ASan builds
- * LeakSanitizer is told to ignore leaks allocated from libcriterion (its standard
- * suppression hook; unused without ASan). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libcriterion.so\n";
-}
-
 #define B(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 
 static yjs_cursor_t cur(const uint8_t *p, size_t n, yjs_error_t *err)

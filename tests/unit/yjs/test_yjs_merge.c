@@ -13,16 +13,6 @@
 #include "yjs/yjs_merge.h"
 #include "yjs/yjs_timsort.h"
 
-/* Criterion 2.4's runner leaks one small block (a calloc inside libcriterion) when
- * several tests finish close together under --jobs 2; it is not ours, so in ASan builds
- * LeakSanitizer is told to ignore leaks allocated from libcriterion (its standard
- * suppression hook; unused without ASan). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libcriterion.so\n";
-}
-
 /* Hex (spaces allowed) into a static pool of buffers; tests are single-threaded. */
 static slice_t H(const char *h)
 {

@@ -10,16 +10,6 @@
 
 #include "yjs/yjs_update.h"
 
-/* Criterion 2.4's runner leaks one small block (a calloc inside libcriterion) when
- * several tests finish close together under --jobs 2; it is not ours, so in ASan builds
- * LeakSanitizer is told to ignore leaks allocated from libcriterion (its standard
- * suppression hook; unused without ASan). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libcriterion.so\n";
-}
-
 static size_t unhex(const char *h, uint8_t *out)
 {
     size_t n = 0;
