@@ -282,7 +282,10 @@ describe('ws-echo', () => {
         assert.doesNotMatch(head, /Sec-WebSocket-Protocol/i);
     });
 
-    test('a 10 000-message burst is echoed in order, another client served in between',
+    // Whether b's echo overtakes a's burst is decided by the client's own read order as
+    // much as by the server, so this end-to-end test asserts completeness and order only;
+    // the interleaving is asserted inside the server by tests/unit/ws/test_ws_loopback.c.
+    test('a 10 000-message burst is echoed in order while another client is served',
         async () => {
             const N = 10000;
             const a = net.connect({ host: '127.0.0.1', port: srv.port });
@@ -318,15 +321,14 @@ describe('ws-echo', () => {
                 };
                 a.on('data', (c) => { buf = Buffer.concat([buf, c]); parse(); });
             });
-            let aEchoesAtB = -1;
-            const bEcho = nextMessage(b, 20000).then((m) => { aEchoesAtB = echoes; return m; });
+            const bEcho = nextMessage(b, 20000);
             a.write(Buffer.concat(Array.from({ length: N }, (_, i) => maskedFrame(1, `a${i}`))));
             b.send('b');
             const m = await bEcho;
             await allA;
             assert.equal(m.data.toString(), 'b');
             assert.ok(inOrder, 'every echo of the burst, in order');
-            assert.ok(aEchoesAtB < N, `b's echo waited for all of a's (${aEchoesAtB})`);
+            assert.equal(echoes, N, 'every message of the burst came back');
             a.destroy();
             await closeWs(b);
             await echoWorks(srv.port);
