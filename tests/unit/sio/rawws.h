@@ -48,14 +48,14 @@ typedef struct rw_fixture {
 
 static rw_fixture_t rw;
 
-static void rw_send_raw(rw_client_t *c, const void *p, size_t n)
+static inline void rw_send_raw(rw_client_t *c, const void *p, size_t n)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
     cr_assert_eq(uv_try_write((uv_stream_t *)&c->tcp, &b, 1), (int)n);
 }
 
 /* Sends one masked text frame. */
-static void rw_send(rw_client_t *c, const char *text)
+static inline void rw_send(rw_client_t *c, const char *text)
 {
     static uint8_t frame[8192];
     const uint8_t mask[4] = {9, 8, 7, 6};
@@ -67,7 +67,7 @@ static void rw_send(rw_client_t *c, const char *text)
     rw_send_raw(c, frame, h + len);
 }
 
-static void rw_on_text(rw_client_t *c, const char *p, size_t len)
+static inline void rw_on_text(rw_client_t *c, const char *p, size_t len)
 {
     if (len >= 2 && p[0] == '0' && p[1] == '{')
         c->opens++;
@@ -85,7 +85,7 @@ static void rw_on_text(rw_client_t *c, const char *p, size_t len)
     }
 }
 
-static void rw_parse(rw_client_t *c)
+static inline void rw_parse(rw_client_t *c)
 {
     size_t off = 0;
     while (c->n - off >= 2) {
@@ -117,14 +117,14 @@ static void rw_parse(rw_client_t *c)
     c->n -= off;
 }
 
-static void rw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static inline void rw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     rw_client_t *c = h->data;
     (void)hint;
     *buf = uv_buf_init(c->in + c->n, (unsigned)(RW_IN_CAP - c->n));
 }
 
-static void rw_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static inline void rw_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     rw_client_t *c = st->data;
     (void)buf;
@@ -147,7 +147,7 @@ static void rw_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     rw_parse(c);
 }
 
-static void rw_on_connect(uv_connect_t *req, int status)
+static inline void rw_on_connect(uv_connect_t *req, int status)
 {
     rw_client_t *c = req->data;
     static const char hs[] = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
@@ -162,7 +162,7 @@ static void rw_on_connect(uv_connect_t *req, int status)
 typedef bool (*rw_pred_fn)(void *arg);
 
 /* Runs the loop until done(arg) or `ms` milliseconds passed; returns done(arg). */
-static bool rw_run_until(rw_pred_fn done, void *arg, uint64_t ms)
+static inline bool rw_run_until(rw_pred_fn done, void *arg, uint64_t ms)
 {
     uv_update_time(&rw.loop);
     uint64_t start = uv_now(&rw.loop);
@@ -176,7 +176,7 @@ static bool rw_run_until(rw_pred_fn done, void *arg, uint64_t ms)
     return true;
 }
 
-static bool rw_all_open(void *arg)
+static inline bool rw_all_open(void *arg)
 {
     (void)arg;
     for (int i = 0; i < rw.n; i++) {
@@ -187,7 +187,7 @@ static bool rw_all_open(void *arg)
 }
 
 /* The text `needle` appears in client `c`'s log. */
-static bool rw_logged(rw_client_t *c, const char *needle)
+static inline bool rw_logged(rw_client_t *c, const char *needle)
 {
     return strstr(c->log, needle) != NULL;
 }
@@ -197,33 +197,33 @@ typedef struct rw_wait {
     const char *needle;
 } rw_wait_t;
 
-static bool rw_pred_logged(void *arg)
+static inline bool rw_pred_logged(void *arg)
 {
     rw_wait_t *w = arg;
     return rw_logged(w->c, w->needle);
 }
 
 /* Waits (up to 5 s) until `needle` appears in the log of `c`; fails the test if not. */
-static void rw_expect(rw_client_t *c, const char *needle)
+static inline void rw_expect(rw_client_t *c, const char *needle)
 {
     rw_wait_t w = {c, needle};
     cr_assert(rw_run_until(rw_pred_logged, &w, 5000), "never got %s; log:\n%s", needle, c->log);
 }
 
 /* Runs the loop for `ms` milliseconds. */
-static bool rw_never(void *arg)
+static inline bool rw_never(void *arg)
 {
     (void)arg;
     return false;
 }
 
-static void rw_spin(uint64_t ms)
+static inline void rw_spin(uint64_t ms)
 {
     rw_run_until(rw_never, NULL, ms);
 }
 
 /* Creates the server (cfg, own handlers set by `init`) and `n` open clients. */
-static void rw_start(const sioc_config_t *cfg, void (*init)(sioc_server_t *), rw_client_t *cl,
+static inline void rw_start(const sioc_config_t *cfg, void (*init)(sioc_server_t *), rw_client_t *cl,
                      int n)
 {
     memset(&rw, 0, sizeof rw);
@@ -249,19 +249,19 @@ static void rw_start(const sioc_config_t *cfg, void (*init)(sioc_server_t *), rw
     cr_assert(rw_run_until(rw_all_open, NULL, 5000), "clients did not open");
 }
 
-static void rw_on_closed(uv_handle_t *h)
+static inline void rw_on_closed(uv_handle_t *h)
 {
     (void)h;
     rw.closed_handles++;
 }
 
-static void rw_count_handle(uv_handle_t *h, void *arg)
+static inline void rw_count_handle(uv_handle_t *h, void *arg)
 {
     (void)h;
     (*(int *)arg)++;
 }
 
-static void rw_stop(void)
+static inline void rw_stop(void)
 {
     for (int i = 0; i < rw.n; i++)
         uv_close((uv_handle_t *)&rw.clients[i].tcp, rw_on_closed);
