@@ -564,10 +564,14 @@ static void append_date(buf_t *out, double ms)
 }
 
 /* A binary: a placeholder when collecting, else what JSON.stringify makes of a Buffer
- * (`buffer`) or an ArrayBuffer. */
-static int bin_to_json(buf_t *out, slice_t data, bool buffer, msgpack_bins_t *bins,
+ * (`buffer`) or an ArrayBuffer. `depth` containers are open around it: the object (and a
+ * Buffer's data array) it renders as must still fit under JSON_MAX_DEPTH, or the JSON we
+ * hand on would be refused by our own reader. */
+static int bin_to_json(buf_t *out, slice_t data, bool buffer, msgpack_bins_t *bins, int depth,
                        const char **err)
 {
+    if (depth + (bins || !buffer ? 1 : 2) > JSON_MAX_DEPTH)
+        return fail(err, E_DEPTH);
     if (bins) {
         if (bins->n >= bins->cap)
             return fail(err, "msgpack: too many binaries");
@@ -592,13 +596,14 @@ static int bin_to_json(buf_t *out, slice_t data, bool buffer, msgpack_bins_t *bi
 }
 
 /* Extensions as notepack decodes them (see msgpack_to_json). */
-static int ext_to_json(buf_t *out, const msgpack_value_t *v, msgpack_bins_t *bins, const char **err)
+static int ext_to_json(buf_t *out, const msgpack_value_t *v, msgpack_bins_t *bins, int depth,
+                       const char **err)
 {
     uint8_t marker = v->raw.ptr[0];
     const uint8_t *d = v->v.bytes.ptr;
     size_t len = v->v.bytes.len;
     if (v->ext_type == 0 && marker >= 0xc7 && marker <= 0xc9)
-        return bin_to_json(out, v->v.bytes, false, bins, err);
+        return bin_to_json(out, v->v.bytes, false, bins, depth, err);
     if (v->ext_type == 0 && marker == 0xd7) {
         append_date(out, (double)(int32_t)load_be(d, 4) * 4294967296.0 + (double)load_be(d + 4, 4));
         return 0;
@@ -619,10 +624,12 @@ static int ext_to_json(buf_t *out, const msgpack_value_t *v, msgpack_bins_t *bin
         append_date(out, s * 1e3 + ns / 1e6);
         return 0;
     }
+    if (depth + 1 > JSON_MAX_DEPTH)
+        return fail(err, E_DEPTH);
     buf_append_byte(out, '[');
     json_append_i64(out, v->ext_type);
     buf_append_byte(out, ',');
-    if (bin_to_json(out, v->v.bytes, true, bins, err) < 0)
+    if (bin_to_json(out, v->v.bytes, true, bins, depth + 1, err) < 0)
         return -1;
     buf_append_byte(out, ']');
     return 0;
@@ -729,9 +736,9 @@ static int value_to_json(slice_t in, size_t *p, buf_t *out, msgpack_bins_t *bins
         json_append_string(out, v.v.bytes);
         return 0;
     case MSGPACK_BIN:
-        return bin_to_json(out, v.v.bytes, true, bins, err);
+        return bin_to_json(out, v.v.bytes, true, bins, depth, err);
     case MSGPACK_EXT:
-        return ext_to_json(out, &v, bins, err);
+        return ext_to_json(out, &v, bins, depth, err);
     case MSGPACK_UINT:
         if (v.v.u <= (1ULL << 53))
             json_append_u64(out, v.v.u);

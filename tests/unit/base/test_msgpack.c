@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/msgpack.h"
 
 /* Hex (with optional spaces) -> bytes in `out`; returns the length. */
@@ -434,6 +435,30 @@ Test(msgpack, depth_is_capped, .timeout = 5)
     cr_assert_str_eq(err, "msgpack: nesting too deep");
     buf_clear(&b);
     cr_assert_eq(msgpack_to_json(slice_make(in, MSGPACK_MAX_DEPTH + 1), &b, NULL, &err), -1);
+    buf_dispose(&b);
+}
+
+/* A binary or extension renders as one or more JSON containers ({"type":"Buffer","data":
+ * [...]}, [type, Buffer]); deep inside arrays they must still leave JSON our reader accepts. */
+Test(msgpack, binary_rendering_counts_toward_depth, .timeout = 5)
+{
+    uint8_t in[MSGPACK_MAX_DEPTH + 8];
+    const char *err = NULL;
+    buf_t b = BUF_INIT;
+    size_t open = MSGPACK_MAX_DEPTH - 2; /* arrays around the value */
+    memset(in, 0x91, open);
+    memcpy(in + open, "\xc4\x01\x07", 3); /* bin8 [7]: object + data array = 64 deep */
+    cr_assert_eq(msgpack_to_json(slice_make(in, open + 3), &b, NULL, &err), 0, "%s", err);
+    cr_assert_eq(json_validate(buf_slice(&b), NULL, &err), 0, "%s", err);
+    buf_clear(&b);
+    memcpy(in + open, "\xd4\xf9\x00", 3); /* fixext1 type -7: [-7, Buffer] = 65 deep */
+    cr_assert_eq(msgpack_validate(slice_make(in, open + 3), NULL, &err), 0, "%s", err);
+    cr_assert_eq(msgpack_to_json(slice_make(in, open + 3), &b, NULL, &err), -1);
+    cr_assert_str_eq(err, "msgpack: nesting too deep");
+    buf_clear(&b);
+    /* the same extension at the top level renders fine */
+    cr_assert_eq(msgpack_to_json(slice_make(in + open, 3), &b, NULL, &err), 0, "%s", err);
+    cr_assert(slice_eq(buf_slice(&b), slice_from_cstr("[-7,{\"type\":\"Buffer\",\"data\":[0]}]")));
     buf_dispose(&b);
 }
 
