@@ -63,6 +63,32 @@ static int fail(yjs_cursor_t *c, const uint8_t *at, int code, const char *fmt, c
     return yjs_error_set(c->err, code, (size_t)(at - c->base), fmt, what ? what : "value");
 }
 
+int yjs_read_count(yjs_cursor_t *c, uint64_t *n, size_t min_item_bytes, const char *what)
+{
+    const uint8_t *at = c->p;
+    int rc = yjs_read_varuint(c, n, what);
+    if (rc)
+        return rc;
+    if (*n > yjs_cursor_left(c) / min_item_bytes)
+        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
+                             "%s: %llu declared, more than the input holds", what,
+                             (unsigned long long)*n);
+    return YJS_OK;
+}
+
+int yjs_read_ds_range(yjs_cursor_t *c, uint64_t *clock, uint64_t *len)
+{
+    const uint8_t *at = c->p;
+    int rc;
+    if ((rc = yjs_read_varuint(c, clock, "delete range clock")) ||
+        (rc = yjs_read_varuint(c, len, "delete range length")))
+        return rc;
+    if (*len > YJS_MAX_SAFE_INT - *clock)
+        return yjs_error_set(c->err, YJS_E_STRUCT, (size_t)(at - c->base),
+                             "delete range end above 2^53-1");
+    return YJS_OK;
+}
+
 int yjs_read_u8(yjs_cursor_t *c, uint8_t *out, const char *what)
 {
     if (c->p >= c->end)

@@ -111,6 +111,16 @@ static inline size_t yjs_cursor_offset(const yjs_cursor_t *c)
     return (size_t)(c->p - c->base);
 }
 
+/**
+ * Reads a varUint count of items that take at least `min_item_bytes` each, and refuses
+ * (YJS_E_LENGTH) a count the rest of the input cannot hold, before anyone sizes an
+ * allocation by it. `what` names the count in messages ("delete set clients").
+ */
+int yjs_read_count(yjs_cursor_t *c, uint64_t *n, size_t min_item_bytes, const char *what);
+
+/** Reads one delete-set range (clock, length); YJS_E_STRUCT if it ends past 2^53-1. */
+int yjs_read_ds_range(yjs_cursor_t *c, uint64_t *clock, uint64_t *len);
+
 /** Reads one byte. YJS_E_TRUNCATED at the end. `what` names the field for the message. */
 int yjs_read_u8(yjs_cursor_t *c, uint8_t *out, const char *what);
 

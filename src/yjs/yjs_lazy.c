@@ -28,13 +28,9 @@ int yjs_lreader_init(yjs_lreader_t *r, slice_t update, bool filter_skips, yjs_er
     r->c = yjs_cursor_make(update.ptr, update.len, err);
     r->filter_skips = filter_skips;
     uint64_t n;
-    int rc = yjs_read_varuint(&r->c, &n, "group count");
+    int rc = yjs_read_count(&r->c, &n, 3, "group count");
     if (rc)
         return rc;
-    if (n > yjs_cursor_left(&r->c) / 3)
-        return yjs_error_set(err, YJS_E_LENGTH, 0,
-                             "%llu groups declared, more than the input holds",
-                             (unsigned long long)n);
     r->groups_left = n;
     return yjs_lreader_next(r);
 }
@@ -51,7 +47,7 @@ static int read_group_header(yjs_lreader_t *r)
         return rc;
     if (n > yjs_cursor_left(c) / 2)
         return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "group declares %llu structs, more than the input holds",
+                             "struct count: %llu declared, more than the input holds",
                              (unsigned long long)n);
     r->groups_left--;
     r->structs_left = n;
@@ -299,25 +295,16 @@ static int ds_push(yjs_dsset_t *ds, yjs_dsrec_t rec)
 
 static int ds_read_entry(yjs_dsset_t *ds, yjs_cursor_t *c)
 {
-    const uint8_t *at = c->p;
     uint64_t client, n;
     int rc;
     if ((rc = yjs_read_varuint(c, &client, "delete set client")) ||
-        (rc = yjs_read_varuint(c, &n, "delete set range count")))
+        (rc = yjs_read_count(c, &n, 2, "delete set ranges")))
         return rc;
-    if (n > yjs_cursor_left(c) / 2)
-        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "delete set declares %llu ranges, more than the input holds",
-                             (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *rat = c->p;
         yjs_dsrec_t rec = {.client = client};
-        if ((rc = yjs_read_varuint(c, &rec.clock, "delete range clock")) ||
-            (rc = yjs_read_varuint(c, &rec.len, "delete range length")))
+        if ((rc = yjs_read_ds_range(c, &rec.clock, &rec.len)))
             return rc;
-        if (rec.len > YJS_MAX_SAFE_INT - rec.clock)
-            return yjs_error_set(c->err, YJS_E_STRUCT, (size_t)(rat - c->base),
-                                 "delete range end above 2^53-1");
         if (ds_push(ds, rec))
             return yjs_error_set(c->err, YJS_E_NOMEM, (size_t)(rat - c->base),
                                  "out of memory reading the delete set");
@@ -327,15 +314,10 @@ static int ds_read_entry(yjs_dsset_t *ds, yjs_cursor_t *c)
 
 int yjs_dsset_read(yjs_dsset_t *ds, yjs_cursor_t *c)
 {
-    const uint8_t *at = c->p;
     uint64_t n;
-    int rc = yjs_read_varuint(c, &n, "delete set client count");
+    int rc = yjs_read_count(c, &n, 2, "delete set clients");
     if (rc)
         return rc;
-    if (n > yjs_cursor_left(c) / 2)
-        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "delete set declares %llu clients, more than the input holds",
-                             (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++)
         if ((rc = ds_read_entry(ds, c)))
             return rc;

@@ -533,13 +533,9 @@ static int sv_decode(slice_t sv, svpair_t **pairs, size_t *n, yjs_error_t *err)
 {
     yjs_cursor_t c = yjs_cursor_make(sv.ptr, sv.len, err);
     uint64_t cnt;
-    int rc = yjs_read_varuint(&c, &cnt, "state vector size");
+    int rc = yjs_read_count(&c, &cnt, 2, "state vector size");
     if (rc)
         return rc;
-    if (cnt > yjs_cursor_left(&c) / 2)
-        return yjs_error_set(err, YJS_E_LENGTH, 0,
-                             "state vector declares %llu entries, more than the input holds",
-                             (unsigned long long)cnt);
     svpair_t *p = pairs && cnt ? try_malloc((size_t)cnt * sizeof *p) : NULL;
     if (pairs && cnt && !p)
         return yjs_error_set(err, YJS_E_NOMEM, 0, "out of memory for the state vector");

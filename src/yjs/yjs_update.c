@@ -313,16 +313,11 @@ static int decode_group(decoder_t *d, size_t gi)
 static int decode_ds_entry(decoder_t *d)
 {
     yjs_cursor_t *c = &d->c;
-    const uint8_t *at = c->p;
     uint64_t client, n;
     int rc;
     if ((rc = yjs_read_varuint(c, &client, "delete set client")) ||
-        (rc = yjs_read_varuint(c, &n, "delete set range count")))
+        (rc = yjs_read_count(c, &n, 2, "delete set ranges")))
         return rc;
-    if (n > yjs_cursor_left(c) / 2)
-        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "delete set declares %llu ranges, more than the input holds",
-                             (unsigned long long)n);
     yjs_update_t *u = d->u;
     if (u) {
         if ((rc = grow((void **)&u->ds, &d->dcap, u->nds + 1, sizeof *u->ds, c->err)))
@@ -332,14 +327,9 @@ static int decode_ds_entry(decoder_t *d)
             return rc;
     }
     for (uint64_t i = 0; i < n; i++) {
-        const uint8_t *rat = c->p;
         yjs_range_t r;
-        if ((rc = yjs_read_varuint(c, &r.clock, "delete range clock")) ||
-            (rc = yjs_read_varuint(c, &r.len, "delete range length")))
+        if ((rc = yjs_read_ds_range(c, &r.clock, &r.len)))
             return rc;
-        if (r.len > YJS_MAX_SAFE_INT - r.clock)
-            return yjs_error_set(c->err, YJS_E_STRUCT, (size_t)(rat - c->base),
-                                 "delete range end above 2^53-1");
         if (u)
             u->ranges[u->nranges++] = r;
     }
@@ -349,27 +339,17 @@ static int decode_ds_entry(decoder_t *d)
 static int decode_all(decoder_t *d)
 {
     yjs_cursor_t *c = &d->c;
-    const uint8_t *at = c->p;
     uint64_t ngroups, nds;
-    int rc = yjs_read_varuint(c, &ngroups, "group count");
+    int rc = yjs_read_count(c, &ngroups, 3, "group count");
     if (rc)
         return rc;
-    if (ngroups > yjs_cursor_left(c) / 3)
-        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "%llu groups declared, more than the input holds",
-                             (unsigned long long)ngroups);
     for (uint64_t g = 0; g < ngroups; g++)
         if ((rc = decode_group(d, (size_t)g)))
             return rc;
     if (d->u)
         d->u->ds_offset = yjs_cursor_offset(c);
-    at = c->p;
-    if ((rc = yjs_read_varuint(c, &nds, "delete set client count")))
+    if ((rc = yjs_read_count(c, &nds, 2, "delete set clients")))
         return rc;
-    if (nds > yjs_cursor_left(c) / 2)
-        return yjs_error_set(c->err, YJS_E_LENGTH, (size_t)(at - c->base),
-                             "delete set declares %llu clients, more than the input holds",
-                             (unsigned long long)nds);
     for (uint64_t i = 0; i < nds; i++)
         if ((rc = decode_ds_entry(d)))
             return rc;

@@ -223,7 +223,7 @@ Test(yjs_update, malformed_updates_give_code_offset_and_reason, .timeout = 10)
         {"01 01 01 00 08 01 01 74 00 00", YJS_E_STRUCT, "zero-length Any"},
         {"01 01 01 00 01 01 01 74 00 00", YJS_E_STRUCT, "zero-length Deleted"},
         /* absurd counts: groups, structs, delete-set clients and ranges, any elements */
-        {"ff ff ff ff 0f 00", YJS_E_LENGTH, "groups declared"},
+        {"ff ff ff ff 0f 00", YJS_E_LENGTH, "group count: 4294967295 declared"},
         {"01 ff ff ff ff 0f 01 00 00 00", YJS_E_LENGTH, "structs"},
         {"00 ff ff ff ff 0f 00", YJS_E_LENGTH, "clients"},
         {"00 01 01 ff ff ff ff 0f 00", YJS_E_LENGTH, "ranges"},
