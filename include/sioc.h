@@ -134,6 +134,27 @@ typedef struct sioc_config {
  */
 sioc_server_t *sioc_server_new(uv_loop_t *loop, const sioc_config_t *cfg);
 
+/** Counters of a running server, for stats pages and metrics (see sioc_server_stats). */
+typedef struct sioc_stats {
+    uint64_t clients_websocket;    /* Engine.IO sessions on WebSocket now */
+    uint64_t clients_polling;      /* Engine.IO sessions on long-polling now */
+    uint64_t sockets;              /* connected namespace sockets, all namespaces */
+    uint64_t rooms;                /* rooms of all namespaces, not counting the room of
+                                      each socket's own id */
+    uint64_t events_in;            /* events received from clients (total) */
+    uint64_t events_out;           /* event packets queued to sockets, one per recipient */
+    uint64_t bytes_in;             /* bytes read from clients (total) */
+    uint64_t bytes_out;            /* bytes written to clients (total) */
+    uint64_t conns_accepted;       /* TCP connections accepted (total) */
+    uint64_t slow_consumer_closes; /* clients dropped because their output passed
+                                      max_output_bytes (total) */
+    const char *adapter;           /* "local", "redis", ... (static string) */
+} sioc_stats_t;
+
+/** Fills `out` with the server's counters. Cheap enough to poll every second; the
+ *  transport split walks the session table. */
+void sioc_server_stats(const sioc_server_t *srv, sioc_stats_t *out);
+
 /** Binds and listens. Returns 0 or a UV_E* code (e.g. UV_EADDRINUSE). */
 int sioc_server_listen(sioc_server_t *srv);
 

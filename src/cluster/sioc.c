@@ -269,3 +269,37 @@ void sioc_server_on_engine_request(sioc_server_t *srv, sioc_http_filter_cb cb, v
     srv->filter_cb = cb;
     srv->filter_arg = arg;
 }
+
+static void count_room(void *arg, slice_t name)
+{
+    (void)name;
+    (*(uint64_t *)arg)++;
+}
+
+void sioc_server_stats(const sioc_server_t *srv, sioc_stats_t *out)
+{
+    const sio_server_t *sio = srv->sio;
+    const net_loop_stats_t *ns = net_loop_stats(srv->nl);
+    size_t ws = 0, polling = 0;
+    uint64_t rooms = 0, sockets = 0;
+    eio_server_transport_counts(sio_server_eio(sio), &ws, &polling);
+    for (size_t i = 0; i < sio->n_nsps; i++) {
+        sioc_nsp_t *nsp = sio->nsps[i];
+        nsp->srv->cfg.adapter->all_rooms(nsp->adapter, count_room, &rooms);
+        sockets += nsp->n_sockets;
+    }
+    *out = (sioc_stats_t){
+        .clients_websocket = ws,
+        .clients_polling = polling,
+        .sockets = sockets,
+        /* every socket sits in the room of its own id: those are not counted */
+        .rooms = rooms > sockets ? rooms - sockets : 0,
+        .events_in = sio->events_in,
+        .events_out = sio->events_out,
+        .bytes_in = ns->bytes_read,
+        .bytes_out = ns->bytes_written,
+        .conns_accepted = ns->conns_accepted,
+        .slow_consumer_closes = ns->slow_consumer_closes,
+        .adapter = sio->cfg.adapter->name,
+    };
+}

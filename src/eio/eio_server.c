@@ -460,6 +460,15 @@ size_t eio_server_session_count(const eio_server_t *srv)
     return srv->count;
 }
 
+void eio_server_transport_counts(const eio_server_t *srv, size_t *websocket, size_t *polling)
+{
+    size_t ws = 0;
+    for (size_t i = 0; i < srv->cap; i++)
+        ws += srv->slots[i] && srv->slots[i]->transport == EIO_TRANSPORT_WEBSOCKET;
+    *websocket = ws;
+    *polling = srv->count - ws;
+}
+
 static void really_free(eio_server_t *srv)
 {
     for (int i = 0; i < EIO_FRAME_CACHE; i++)

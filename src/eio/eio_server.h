@@ -138,6 +138,12 @@ const eio_config_t *eio_server_config(const eio_server_t *srv);
 size_t eio_server_session_count(const eio_server_t *srv);
 
 /**
+ * Open sessions by current transport, counted by a walk of the session table (for stats
+ * pages polled every few seconds; nothing is counted on the hot path).
+ */
+void eio_server_transport_counts(const eio_server_t *srv, size_t *websocket, size_t *polling);
+
+/**
  * Closes every session (reason "server close": on_close for each) and stops
  * listening; HTTP connections are closed (parked requests aborted). Idempotent.
  */

@@ -689,6 +689,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         fail(c, (int)nread);
         return;
     }
+    c->nl->stats.bytes_read += (uint64_t)nread;
     handle_data(c, (uint8_t *)buf->base, (size_t)nread);
 }
 

@@ -63,6 +63,7 @@ typedef struct net_loop_stats {
     uint64_t conns_open;          /**< connections currently open (gauge) */
     uint64_t slow_consumer_closes;/**< connections closed because output passed the bound */
     uint64_t bytes_written;       /**< bytes handed to the kernel */
+    uint64_t bytes_read;          /**< bytes read from peers */
     uint64_t flush_syscalls;      /**< writev/try_write calls made by the flush hook */
     uint64_t accepts_deferred;    /**< times a listener hit max_accepts and left the rest
                                        of its backlog for the next loop turn */

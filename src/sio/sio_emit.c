@@ -67,6 +67,7 @@ static void deliver(sioc_socket_t *s, sio_outpkt_t *pkt)
 {
     eio_session_t *es = sio__client_eio(s->client);
     sio_outpkt_frames(pkt);
+    s->nsp->srv->events_out++;
     eio_session_send_frame(es, pkt->text, pkt->text_hdr, false);
     for (uint32_t i = 0; i < pkt->h.attachments; i++)
         eio_session_send_frame(es, pkt->bin[i], pkt->bin_hdr[i], true);

@@ -124,6 +124,8 @@ struct sio_server {
     sioc_socket_t *mw_sock;                   /* the socket whose middleware call is running */
     sioc_str_t mw_auth;                       /* its auth, borrowed during that call */
     size_t n_clients;
+    uint64_t events_in;  /* events received from clients (stats) */
+    uint64_t events_out; /* event packets queued to sockets, one per recipient (stats) */
     bool closing;
     unsigned log_count; /* rate limit for peer-triggered log lines */
 };

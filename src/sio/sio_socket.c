@@ -187,6 +187,7 @@ void sio__socket_on_event(sioc_socket_t *s, const sio_packet_t *p, const sioc_st
 {
     sioc_nsp_t *nsp = s->nsp;
     sio_server_t *srv = nsp->srv;
+    srv->events_in++;
     size_t cap = p->name.raw.len + 1;
     uint8_t *scratch = buf_reserve(&srv->names, cap);
     slice_t name;
@@ -257,6 +258,7 @@ int sio__send_packet(sioc_socket_t *s, sio_packet_type_t type, slice_t name, int
     buf_clear(enc);
     if (type == SIO_EVENT) {
         h.type = nb ? SIO_BINARY_EVENT : SIO_EVENT;
+        nsp->srv->events_out++;
         sio_encode_event(enc, &h, name, json);
     } else {
         h.type = nb ? SIO_BINARY_ACK : SIO_ACK;
