@@ -15,13 +15,35 @@
  *                              -> emits event(args) to this socket with an ack
  *                                 (5 s); the answer comes back as ack-result(...), a
  *                                 timeout as ack-timeout(event)
+ * Cluster hooks (meaningful with --redis; each acks when done):
+ *   emit-all (...args)         -> msg(args) to every socket of "/" on every node
+ *   emit-except (except, ...)  -> msg(args) to everyone but the `except` room(s)
+ *   socket-broadcast (room|null, ...args)
+ *                              -> msg(args) to the room (null: all) minus the sender
+ *   sockets-join (target, room), sockets-leave (target, room)
+ *                              -> the sockets of room `target` (null: all) join/leave
+ *   sockets-disconnect (target, close?)
+ *                              -> the sockets of room `target` are disconnected
+ *   fetch-sockets (target)     -> acks (status, [{id, handshake, rooms, data}...])
+ *   server-count               -> acks (status, number of servers)
+ *   server-side-emit (event, ...args)
+ *                              -> serverSideEmit to the other servers; a server-side
+ *                                 event arriving here is emitted to this node's sockets
+ *                                 as server-side(event, ...args) and acked "sioc-ack"
+ *   broadcast-ack (target, event, ...args)
+ *                              -> emit with acks (3 s) to room `target` (null: all) on
+ *                                 every node; acks (status, [each answer's first arg])
+ *   cluster-stats              -> acks ({published, received, filtered, dropped,
+ *                                 too_big})
  * Binary arguments stay binary. Events of one socket are handled in arrival order.
  *
  * Flags: --host H (127.0.0.1; ::1, localhost) --port N (3000; 0 = free port) --path P
  * --ping-interval MS --ping-timeout MS --max-payload BYTES --cors ORIGIN (repeatable or
  * a comma list; * allowed) --transports websocket,polling --connect-timeout MS
- * --deflate --always-connect. Prints "listening on HOST:PORT" when ready; exits 0 on
- * SIGINT/SIGTERM after closing everything.
+ * --deflate --always-connect --redis URL --redis-format socketio|python-socketio
+ * --redis-sentinels HOSTS --redis-sentinel-port N --redis-channel C
+ * --redis-max-message BYTES --redis-room-channels. Prints "listening on HOST:PORT" when ready;
+ * exits 0 on SIGINT/SIGTERM after closing everything.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +191,259 @@ static void on_emit_with_ack(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t 
         free(ctx);
 }
 
+/* ---- cluster hooks ---------------------------------------------------------------- */
+
+/* Reads argument `i` as a room name; false for null (everybody) or a non-string. */
+static bool room_arg(const sioc_args_t *a, size_t i, char *room)
+{
+    return sioc_args_string(a, i, room, ROOM_MAX) >= 0;
+}
+
+static void on_emit_all(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                        void *arg)
+{
+    (void)ev;
+    (void)arg;
+    sioc_emit(sioc_socket_nsp(s), NULL, "msg", sioc_args_data(a));
+    sioc_socket_ack(s, ack, sioc_json(NULL));
+}
+
+static void on_emit_except(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                           void *arg)
+{
+    char names[16][ROOM_MAX];
+    const char *except[16];
+    (void)ev;
+    (void)arg;
+    /* except_rooms reads argument 1: shift by passing the tail view */
+    size_t n = 0;
+    if (sioc_args_string(a, 0, names[0], ROOM_MAX) >= 0)
+        n = 1;
+    for (size_t i = 0; i < n; i++)
+        except[i] = names[i];
+    sioc_to_t to = {.except = except, .n_except = n};
+    sioc_emit(sioc_socket_nsp(s), &to, "msg", sioc_args_tail(a, 1));
+    sioc_socket_ack(s, ack, sioc_json(NULL));
+}
+
+static void on_socket_broadcast(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                                void *arg)
+{
+    char room[ROOM_MAX];
+    (void)ev;
+    (void)arg;
+    const char *rooms[1] = {room};
+    sioc_to_t to = {.rooms = rooms, .n_rooms = room_arg(a, 0, room) ? 1 : 0};
+    sioc_socket_broadcast(s, &to, "msg", sioc_args_tail(a, 1));
+    sioc_socket_ack(s, ack, sioc_json(NULL));
+}
+
+static void on_sockets_op(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                          void *arg)
+{
+    char target[ROOM_MAX], room[ROOM_MAX];
+    (void)arg;
+    const char *rooms[1] = {target};
+    sioc_to_t to = {.rooms = rooms, .n_rooms = room_arg(a, 0, target) ? 1 : 0};
+    sioc_nsp_t *nsp = sioc_socket_nsp(s);
+    if (ev.len == strlen("sockets-disconnect")) {
+        sioc_str_t close = sioc_args_at(a, 1);
+        sioc_socket_ack(s, ack, sioc_json(NULL)); /* before: we may be one of them */
+        sioc_sockets_disconnect(nsp, &to, close.len == 4 && !memcmp(close.ptr, "true", 4));
+        return;
+    }
+    if (room_arg(a, 1, room)) {
+        if (ev.len == strlen("sockets-join"))
+            sioc_sockets_join(nsp, &to, room);
+        else
+            sioc_sockets_leave(nsp, &to, room);
+    }
+    sioc_socket_ack(s, ack, sioc_json(NULL));
+}
+
+/* An ack answered later: the socket is referenced until then. */
+typedef struct later {
+    sioc_socket_t *s;
+    int64_t ack;
+    char *buf; /* broadcast-ack: the answers collected so far, as a JSON list body */
+    size_t len, cap;
+} later_t;
+
+static later_t *later_new(sioc_socket_t *s, int64_t ack)
+{
+    later_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->s = s;
+    l->ack = ack;
+    sioc_socket_ref(s);
+    return l;
+}
+
+static void later_answer(later_t *l, const char *json)
+{
+    if (sioc_socket_is_connected(l->s))
+        sioc_socket_ack(l->s, l->ack, sioc_json(json));
+    sioc_socket_unref(l->s);
+    free(l->buf);
+    free(l);
+}
+
+static void on_fetched(int status, sioc_str_t sockets, size_t n, void *arg)
+{
+    (void)n;
+    char *json = malloc(sockets.len + 32);
+    if (json) {
+        snprintf(json, sockets.len + 32, "%d,%.*s", status, (int)sockets.len, sockets.ptr);
+        later_answer(arg, json);
+    } else {
+        later_answer(arg, "-1");
+    }
+    free(json);
+}
+
+static void on_fetch_sockets(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                             void *arg)
+{
+    char target[ROOM_MAX];
+    (void)ev;
+    (void)arg;
+    const char *rooms[1] = {target};
+    sioc_to_t to = {.rooms = rooms, .n_rooms = room_arg(a, 0, target) ? 1 : 0};
+    later_t *l = later_new(s, ack);
+    if (l && sioc_fetch_sockets(sioc_socket_nsp(s), &to, on_fetched, l) != 0)
+        later_answer(l, "-1");
+}
+
+static void on_counted(int status, size_t servers, void *arg)
+{
+    char json[64];
+    snprintf(json, sizeof json, "%d,%zu", status, servers);
+    later_answer(arg, json);
+}
+
+static void on_server_count(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                            void *arg)
+{
+    (void)ev;
+    (void)a;
+    (void)arg;
+    later_t *l = later_new(s, ack);
+    if (l && sioc_server_count(sioc_socket_nsp(s), on_counted, l) != 0)
+        later_answer(l, "-1");
+}
+
+static void on_server_side_emit(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                                void *arg)
+{
+    char event[ROOM_MAX];
+    char json[32];
+    (void)ev;
+    (void)arg;
+    int rc = SIOC_EINVAL;
+    if (sioc_args_string(a, 0, event, sizeof event) >= 0)
+        rc = sioc_server_side_emit(sioc_socket_nsp(s), event, sioc_args_tail(a, 1));
+    snprintf(json, sizeof json, "%d", rc);
+    sioc_socket_ack(s, ack, sioc_json(json));
+}
+
+/* A serverSideEmit from another node: shown to this node's sockets, acked if asked. */
+static void on_server_side(sioc_nsp_t *nsp, sioc_str_t name, const sioc_args_t *a,
+                           sioc_str_t ack_id, void *arg)
+{
+    (void)arg;
+    size_t cap = name.len * 6 + sioc_args_data(a).len + 8;
+    char *json = malloc(cap);
+    if (json) {
+        size_t n = 0;
+        json[n++] = '"';
+        for (size_t i = 0; i < name.len; i++) { /* names here are plain ASCII */
+            if (name.ptr[i] == '"' || name.ptr[i] == '\\')
+                json[n++] = '\\';
+            json[n++] = name.ptr[i];
+        }
+        json[n++] = '"';
+        sioc_data_t d = sioc_args_data(a);
+        if (d.len) {
+            json[n++] = ',';
+            memcpy(json + n, d.json, d.len);
+            n += d.len;
+        }
+        sioc_data_t out = {json, n, d.bins, d.n_bins};
+        sioc_to_t local = {.flags = SIOC_LOCAL};
+        sioc_emit(nsp, &local, "server-side", out);
+        free(json);
+    }
+    if (ack_id.len)
+        sioc_server_side_ack(nsp, ack_id, sioc_json("\"sioc-ack\""));
+}
+
+static void on_bcast_answer(sioc_socket_t *s, int status, const sioc_args_t *a, void *arg)
+{
+    later_t *l = arg;
+    if (a) { /* one answer (s NULL when it came from another node) */
+        (void)s;
+        sioc_str_t first = sioc_args_at(a, 0);
+        if (!first.len)
+            first = (sioc_str_t){"null", 4};
+        if (l->len + first.len + 2 > l->cap) {
+            size_t cap = (l->cap + first.len + 2) * 2;
+            char *b = realloc(l->buf, cap);
+            if (!b)
+                return;
+            l->buf = b;
+            l->cap = cap;
+        }
+        if (l->len)
+            l->buf[l->len++] = ',';
+        memcpy(l->buf + l->len, first.ptr, first.len);
+        l->len += first.len;
+        return;
+    }
+    char *json = malloc(l->len + 32);
+    if (!json) {
+        later_answer(l, "-1");
+        return;
+    }
+    snprintf(json, l->len + 32, "%d,[%.*s]", status, (int)l->len, l->buf ? l->buf : "");
+    later_answer(l, json);
+    free(json);
+}
+
+static void on_broadcast_ack(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                             void *arg)
+{
+    char target[ROOM_MAX], event[ROOM_MAX];
+    (void)ev;
+    (void)arg;
+    const char *rooms[1] = {target};
+    sioc_to_t to = {.rooms = rooms, .n_rooms = room_arg(a, 0, target) ? 1 : 0};
+    if (sioc_args_string(a, 1, event, sizeof event) < 0)
+        return;
+    later_t *l = later_new(s, ack);
+    if (l && sioc_emit_ack(sioc_socket_nsp(s), &to, event, sioc_args_tail(a, 2), 3000,
+                           on_bcast_answer, l) != 0)
+        later_answer(l, "-1,[]");
+}
+
+static void on_cluster_stats(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
+                             void *arg)
+{
+    char json[256];
+    sioc_cluster_stats_t st;
+    (void)ev;
+    (void)a;
+    (void)arg;
+    sioc_cluster_stats(sioc_socket_server(s), &st);
+    snprintf(json, sizeof json,
+             "{\"published\":%llu,\"received\":%llu,\"filtered\":%llu,\"dropped\":%llu,"
+             "\"too_big\":%llu}",
+             (unsigned long long)st.published, (unsigned long long)st.received,
+             (unsigned long long)st.filtered, (unsigned long long)st.dropped,
+             (unsigned long long)st.too_big);
+    sioc_socket_ack(s, ack, sioc_json(json));
+}
+
 typedef struct opts {
     sioc_config_t cfg;
     char cors[4096];
@@ -194,6 +469,10 @@ static int parse_args(opts_t *o, int argc, char **argv)
             c->always_connect |= a[2] == 'a';
             continue;
         }
+        if (!strcmp(a, "--redis-room-channels")) {
+            c->redis_room_channels = true;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "echo-server: %s needs a value\n", a);
             return -1;
@@ -213,6 +492,18 @@ static int parse_args(opts_t *o, int argc, char **argv)
             c->max_payload = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--connect-timeout"))
             c->connect_timeout_ms = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--redis"))
+            c->redis_url = v;
+        else if (!strcmp(a, "--redis-format"))
+            c->redis_format = v;
+        else if (!strcmp(a, "--redis-sentinels"))
+            c->redis_sentinel_hosts = v;
+        else if (!strcmp(a, "--redis-sentinel-port"))
+            c->redis_sentinel_port = atoi(v);
+        else if (!strcmp(a, "--redis-channel"))
+            c->redis_channel = v;
+        else if (!strcmp(a, "--redis-max-message"))
+            c->redis_max_message = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--transports"))
             c->transports = parse_transports(v);
         else if (!strcmp(a, "--cors")) {
@@ -250,6 +541,18 @@ int main(int argc, char **argv)
     sioc_on(root, "broadcast-except", on_broadcast_except, NULL);
     sioc_on(root, "server-disconnect", on_server_disconnect, NULL);
     sioc_on(root, "emit-with-ack", on_emit_with_ack, NULL);
+    sioc_on(root, "emit-all", on_emit_all, NULL);
+    sioc_on(root, "emit-except", on_emit_except, NULL);
+    sioc_on(root, "socket-broadcast", on_socket_broadcast, NULL);
+    sioc_on(root, "sockets-join", on_sockets_op, NULL);
+    sioc_on(root, "sockets-leave", on_sockets_op, NULL);
+    sioc_on(root, "sockets-disconnect", on_sockets_op, NULL);
+    sioc_on(root, "fetch-sockets", on_fetch_sockets, NULL);
+    sioc_on(root, "server-count", on_server_count, NULL);
+    sioc_on(root, "server-side-emit", on_server_side_emit, NULL);
+    sioc_on(root, "broadcast-ack", on_broadcast_ack, NULL);
+    sioc_on(root, "cluster-stats", on_cluster_stats, NULL);
+    sioc_on_server_side(root, on_server_side, NULL);
     int rc = sioc_server_listen(srv);
     if (rc != 0) {
         fprintf(stderr, "echo-server: cannot listen on %s:%d: %s\n", o.cfg.host, o.cfg.port,

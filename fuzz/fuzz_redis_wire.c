@@ -11,12 +11,18 @@
  *   - a decoded python emit re-encodes (Python style) and decodes to the same arguments
  *     (modulo Python formatting, which is a fixed point after one pass);
  *   - clu_wire_py_json output is valid JSON and a fixed point.
+ * Then the same input reaches the Redis adapter's receive paths (clu_redis_sio.c,
+ * clu_redis_py.c) as a message on each of their channels, on two real servers (one per
+ * wire format) whose Redis is a closed port: every answer they publish is dropped, and
+ * the loop runs between inputs so deferred completions are freed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/log.h"
+#include "cluster/clu_cluster_private.h"
 #include "cluster/clu_wire_py.h"
 #include "cluster/clu_wire_sio.h"
 
@@ -170,6 +176,51 @@ static void py_json(slice_t in)
     buf_dispose(&b);
 }
 
+/* The two servers (socketio and python-socketio formats), made on first use. */
+typedef struct fz_servers {
+    sioc_server_t *srv[2];
+    clu_cluster_t *cl[2];
+} fz_servers_t;
+
+static fz_servers_t *servers(void)
+{
+    static fz_servers_t fz;
+    if (fz.srv[0])
+        return &fz;
+    log_set_level(LOG_ERROR);
+    static const char *const formats[2] = {"socketio", "python-socketio"};
+    for (int i = 0; i < 2; i++) {
+        /* port 1 on loopback: nothing listens there */
+        sioc_config_t c = {.redis_url = "redis://127.0.0.1:1/0",
+                           .redis_format = formats[i],
+                           .redis_room_channels = true};
+        fz.srv[i] = sioc_server_new(NULL, &c);
+        CHECK(fz.srv[i] != NULL);
+        fz.cl[i] = sioc_of(fz.srv[i], "/")->adapter->cl;
+    }
+    return &fz;
+}
+
+static void adapter_paths(slice_t in)
+{
+    static const char *const sio_channels[][2] = {
+        {"socket.io#/#*", "socket.io#/#"},       {"socket.io#/#*", "socket.io#/#room1#"},
+        {"", "socket.io-request#/#"},            {"", "socket.io-response#/#"},
+        {"socket.io#/#*", "socket.io#/admin#"},
+    };
+    static const char *const py_channels[][2] = {
+        {"", "socketio"}, {"socketio#*", "socketio#/#room1"}, {"socketio#*", "socketio#/x"}};
+    fz_servers_t *fz = servers();
+    for (size_t i = 0; i < sizeof sio_channels / sizeof sio_channels[0]; i++)
+        fz->cl[0]->fmt->on_message(fz->cl[0], slice_from_cstr(sio_channels[i][0]),
+                                   slice_from_cstr(sio_channels[i][1]), in);
+    for (size_t i = 0; i < sizeof py_channels / sizeof py_channels[0]; i++)
+        fz->cl[1]->fmt->on_message(fz->cl[1], slice_from_cstr(py_channels[i][0]),
+                                   slice_from_cstr(py_channels[i][1]), in);
+    for (int i = 0; i < 2; i++)
+        uv_run(sioc_server_loop(fz->srv[i]), UV_RUN_NOWAIT);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     slice_t in = slice_make(data, size), room, nsp;
@@ -179,5 +230,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     py_json(in);
     (void)clu_wire_sio_parse_bcast_channel(in, SLICE_LIT("socket.io"), SLICE_LIT("/"), &room);
     (void)clu_wire_py_parse_room_channel(in, SLICE_LIT("socketio"), &nsp, &room);
+    adapter_paths(in);
     return 0;
 }

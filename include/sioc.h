@@ -76,11 +76,13 @@ typedef struct sioc_str {
 
 /** Error codes of this library (negative; libuv's UV_E* are also passed through). */
 enum {
-    SIOC_EINVAL = -30001,       /* bad argument (e.g. arguments that are not JSON) */
-    SIOC_ENOTCONN = -30002,     /* the socket is disconnected */
-    SIOC_ETIMEDOUT = -30003,    /* an emit-with-ack got no answer in time */
-    SIOC_EREFUSED = -30004,     /* the namespace middleware refused the socket */
-    SIOC_EDISCONNECTED = -30006 /* the socket disconnected before its ack came */
+    SIOC_EINVAL = -30001,        /* bad argument (e.g. arguments that are not JSON) */
+    SIOC_ENOTCONN = -30002,      /* the socket is disconnected */
+    SIOC_ETIMEDOUT = -30003,     /* an emit-with-ack got no answer in time */
+    SIOC_EREFUSED = -30004,      /* the namespace middleware refused the socket */
+    SIOC_EDISCONNECTED = -30006, /* the socket disconnected before its ack came */
+    SIOC_E2BIG = -30007,         /* an event too large for the cluster (redis_max_message) */
+    SIOC_EUNAVAIL = -30008       /* the cluster (Redis) is unavailable */
 };
 
 /** Returns a static description of a SIOC_E* or UV_E* code. */
@@ -122,6 +124,26 @@ typedef struct sioc_config {
     bool stop_on_signals;        /* SIGINT/SIGTERM stop the server (handlers installed
                                     by sioc_server_new, so a signal right after listen
                                     is not lost) */
+    /* Scale-out over Redis (several processes or machines as one server). */
+    const char *redis_url;            /* NULL or "" = single node; else redis://[[user]:
+                                         pass@]host[:port][/db], unix://..., or
+                                         redis+sentinel://[[user]:pass@]h1[:p1],h2/db/svc */
+    const char *redis_sentinel_hosts; /* comma list of sentinels (Open WebUI's
+                                         WEBSOCKET_SENTINEL_HOSTS); the master's name is
+                                         then redis_url's host. NULL = none */
+    int redis_sentinel_port;          /* their port, default 26379 */
+    const char *redis_format;         /* "socketio" (default: @socket.io/redis-adapter 8.x
+                                         wire format) or "python-socketio" (python-socketio
+                                         >= 5.14's JSON messages, Open WebUI's) */
+    const char *redis_channel;        /* channel prefix: default "socket.io" for socketio,
+                                         "socketio" for python-socketio */
+    bool redis_room_channels;         /* python-socketio: one-room emits go on
+                                         <channel>#<nsp>#<room>, and <channel>#* is
+                                         listened to (Open WebUI 0.11.5's
+                                         WEBSOCKET_REDIS_ROOM_CHANNELS, on by default
+                                         there: set it to match the fleet) */
+    size_t redis_max_message;         /* largest event published to the cluster, bytes;
+                                         default 1 MiB (larger emits fail, logged) */
 } sioc_config_t;
 
 /* ---------------------------------------------------------------------------------- */
@@ -435,6 +457,8 @@ int sioc_socket_broadcast(sioc_socket_t *from, const sioc_to_t *to, const char *
  * A broadcast with acks: `cb` runs once per response with status 0 (`s` the socket
  * that answered), then once more with `s` NULL and status 0 when every recipient has
  * answered, or SIOC_ETIMEDOUT when `timeout_ms` passed first (`args` NULL).
+ * With Redis configured, clients on other nodes are asked too: their answers come with
+ * status 0, their `args`, and `s` NULL (tell the final call by `args` NULL).
  * Returns 0 (the final call will happen) or an error.
  */
 int sioc_emit_ack(sioc_nsp_t *nsp, const sioc_to_t *to, const char *event, sioc_data_t data,
@@ -456,6 +480,70 @@ void sioc_sockets_each(sioc_nsp_t *nsp, const sioc_to_t *to, sioc_socket_visit_c
 
 /** Number of local sockets in `room` (0 if it does not exist). */
 size_t sioc_room_size(sioc_nsp_t *nsp, const char *room);
+
+/* ---------------------------------------------------------------------------------- */
+/* Cluster-wide queries (Redis; with a single node they answer for this process)      */
+
+/**
+ * The number of servers (nodes) serving `nsp` across the cluster: `status` 0 with
+ * `servers` (1 for a single node), or an error (e.g. Redis unavailable) with 0.
+ */
+typedef void (*sioc_count_cb)(int status, size_t servers, void *arg);
+
+/** Asks for the server count (`cb` runs exactly once, never during this call, if 0 is
+ *  returned). Returns 0 or SIOC_EINVAL. */
+int sioc_server_count(sioc_nsp_t *nsp, sioc_count_cb cb, void *arg);
+
+/**
+ * The result of sioc_fetch_sockets: `sockets` is a JSON array (borrowed for the call)
+ * with one object per selected socket on every node, as @socket.io/redis-adapter's
+ * fetchSockets response has them: {"id","handshake","rooms":[...],"data"}; `n` is their
+ * number. `status` is 0, or SIOC_ETIMEDOUT when some node did not answer within 5 s
+ * (the sockets of those that did are still given).
+ */
+typedef void (*sioc_fetch_cb)(int status, sioc_str_t sockets, size_t n, void *arg);
+
+/** fetchSockets across the cluster for the sockets `to` selects (NULL = all). `cb` runs
+ *  exactly once, never during this call, if 0 is returned. Returns 0 or SIOC_EINVAL. */
+int sioc_fetch_sockets(sioc_nsp_t *nsp, const sioc_to_t *to, sioc_fetch_cb cb, void *arg);
+
+/**
+ * Sends `event` to the OTHER servers of the cluster (serverSideEmit), where it reaches
+ * their sioc_on_server_side handler (or a Node server's serverSideEmit listeners). No
+ * acknowledgement. A no-op with a single node. Returns 0, SIOC_EINVAL, or SIOC_E2BIG
+ * when it exceeds redis_max_message.
+ */
+int sioc_server_side_emit(sioc_nsp_t *nsp, const char *event, sioc_data_t data);
+
+/**
+ * An event from another server (serverSideEmit). `ack_id` is non-empty when the sender
+ * wants an acknowledgement: answer with sioc_server_side_ack (copy the id to answer
+ * later). `args` as for sioc_event_cb.
+ */
+typedef void (*sioc_server_side_cb)(sioc_nsp_t *nsp, sioc_str_t name, const sioc_args_t *args,
+                                    sioc_str_t ack_id, void *arg);
+
+/**
+ * Sets the handler of events from other servers (one per namespace; NULL removes it).
+ * Without a handler, requests that want an ack are answered at once with no data, so
+ * the sender never waits for a timeout.
+ */
+void sioc_on_server_side(sioc_nsp_t *nsp, sioc_server_side_cb cb, void *arg);
+
+/** Answers a serverSideEmit that wanted an ack (`data`: one JSON value, or empty). */
+int sioc_server_side_ack(sioc_nsp_t *nsp, sioc_str_t ack_id, sioc_data_t data);
+
+/** Cluster statistics (all zero for a single node). */
+typedef struct sioc_cluster_stats {
+    uint64_t published; /* messages published */
+    uint64_t received;  /* broadcasts received from other nodes and delivered */
+    uint64_t filtered;  /* broadcasts skipped unread: no local member of the room */
+    uint64_t dropped;   /* publishes dropped while Redis was unavailable */
+    uint64_t too_big;   /* emits refused for exceeding redis_max_message */
+} sioc_cluster_stats_t;
+
+/** Fills `out` with the cluster statistics of the server. */
+void sioc_cluster_stats(const sioc_server_t *srv, sioc_cluster_stats_t *out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Other HTTP requests on the same port                                               */

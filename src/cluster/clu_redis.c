@@ -23,6 +23,7 @@
  * longer points at it.
  */
 #include "cluster/clu_redis.h"
+#include "cluster/clu_redis_private.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -37,115 +38,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 
-#define DEF(v, d) ((v) ? (v) : (d))
-#define SUB_CHUNK 128
-
-typedef enum role { ROLE_CMD, ROLE_SUB, ROLE_SENTQ, ROLE_SENTSUB, ROLE_COUNT } role_t;
-typedef enum lstate { L_IDLE, L_WAIT, L_RESOLVING, L_CONNECTING, L_READY } lstate_t;
-typedef enum hs_step { HS_AUTH, HS_SELECT, HS_ROLE, HS_PING } hs_step_t;
-
-static const char *const role_names[ROLE_COUNT] = {"command", "subscriber", "sentinel",
-                                                   "sentinel-watch"};
-
-typedef struct req req_t;
-typedef struct link link_t;
-
-/* A FIFO of requests (the wait queue, or a link's in-flight commands). */
-typedef struct reqlist {
-    req_t *head, *tail;
-    size_t n;     /* entries */
-    size_t bytes; /* formatted bytes held (wait queue only) */
-} reqlist_t;
-
-/* One submitted command, from submission to its single callback. */
-struct req {
-    req_t *prev, *next; /* in r->queue or the CMD link's inflight list */
-    clu_redis_t *r;
-    clu_redis_reply_cb cb; /* may be NULL */
-    void *arg;
-    uint64_t deadline; /* ms (uv_now) */
-    char *cmd;         /* formatted command while waiting in r->queue (hiredis') */
-    size_t len;
-    int fail_status; /* what a NULL reply means for it */
-    bool done;       /* callback already ran (timed out): only the reply is awaited */
-};
-
-/* The event-library glue of one hiredis context (STYLE rule 23). Lives until the poll
- * handle's close callback, which may come after the link has moved on. */
-typedef struct evhook {
-    uv_poll_t poll;
-    redisAsyncContext *ac; /* NULL once hiredis cleaned up */
-    link_t *link;          /* NULL once the link let go of this context */
-    int events;            /* UV_READABLE | UV_WRITABLE wanted by hiredis */
-} evhook_t;
-
-/* A pending name resolution; orphaned (link NULL) when the link gives up first. */
-typedef struct gai {
-    uv_getaddrinfo_t req;
-    link_t *link;
-    uint16_t port;
-} gai_t;
-
-struct link {
-    clu_redis_t *r;
-    role_t role;
-    lstate_t state;
-    redisAsyncContext *ac; /* current context, NULL when none */
-    evhook_t *ev;          /* its hooks */
-    gai_t *gai;            /* RESOLVING: the lookup */
-    uint64_t deadline;     /* WAIT: retry at; CONNECTING: give up at; READY: acks/answer due */
-    unsigned attempts;     /* failures in a row (backoff) */
-    bool outage;           /* an attempt failed since the last READY: fail fast */
-    bool logged_down;      /* the outage was logged: log the recovery */
-    uint8_t hs[4];         /* handshake steps sent */
-    int hs_n, hs_i;        /* how many, and the next reply expected */
-    uint64_t epoch;        /* the master epoch the attempt was made for */
-    unsigned sentinel;     /* sentinel links: index into url.sentinels */
-    reqlist_t inflight;    /* CMD: commands handed to hiredis, oldest first */
-    size_t sub_acks;       /* SUB/SENTSUB: subscribe confirmations still due */
-    char target[CLU_REDIS_HOST_MAX + 8]; /* "host:port" of the attempt, for logs */
-};
-
-/* A remembered subscription. */
-typedef struct sub {
-    char *name;   /* channel or pattern (heap copy, NUL-terminated) */
-    size_t len;   /* its length (binary-safe) */
-    bool pattern; /* PSUBSCRIBE rather than SUBSCRIBE */
-} sub_t;
-
-struct clu_redis {
-    uv_loop_t *loop;                      /* the loop everything runs on (borrowed) */
-    uv_timer_t timer;                     /* the watchdog: every deadline and deferred step */
-    clu_redis_url_t url;                  /* where to connect (copy) */
-    const clu_redis_callbacks_t *cbs;     /* the owner's callbacks (borrowed, may be NULL) */
-    void *user;                           /* clu_redis_get_user */
-    char name[32];                        /* log tag */
-    char sentinel_password[256];          /* AUTH for sentinels ("" = none) */
-    uint32_t connect_timeout;             /* ms, connect + handshake */
-    uint32_t command_timeout;             /* ms, per command and per subscribe confirmation */
-    uint32_t backoff_min, backoff_max;    /* ms, reconnect delay range */
-    uint32_t max_queue;                   /* commands in r->queue */
-    size_t max_queue_bytes;               /* their bytes */
-    size_t max_unsent;                    /* bytes in hiredis' output buffer */
-    size_t max_message;                   /* PUBLISH payload bound */
-    link_t links[ROLE_COUNT];             /* the connections, by role */
-    reqlist_t queue;                      /* commands waiting for the CMD link */
-    sub_t *subs;                          /* remembered subscriptions (heap array) */
-    size_t nsubs, subs_cap;               /* used / allocated entries */
-    bool sentinel_mode;                   /* the URL lists sentinels */
-    bool master_known;                    /* Sentinel mode: master_host/port are valid */
-    bool need_query;                      /* ask the sentinels (again) */
-    char master_host[CLU_REDIS_HOST_MAX]; /* Sentinel mode: the master's address */
-    uint16_t master_port;
-    uint64_t epoch;               /* bumped when the master address changes */
-    uint64_t rng;                 /* xorshift state for jitter */
-    bool closing;                 /* clu_redis_close was called */
-    bool timer_closing;           /* teardown ran: no more kicks */
-    clu_redis_close_cb on_closed; /* the last callback */
-};
-
 static void tick(clu_redis_t *r);
-static void link_fail(link_t *l, int status, const char *why);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -164,7 +57,7 @@ const char *clu_redis_strerror(int status)
     }
 }
 
-static uint64_t now_ms(const clu_redis_t *r)
+uint64_t clu_redis__now_ms(const clu_redis_t *r)
 {
     return uv_now(r->loop);
 }
@@ -175,20 +68,20 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* Runs the watchdog on the next loop turn (never inside the current call stack). */
-static void kick(clu_redis_t *r)
+void clu_redis__kick(clu_redis_t *r)
 {
     if (!r->timer_closing)
         uv_timer_start(&r->timer, on_timer, 0, 0);
 }
 
-static void emit(clu_redis_t *r, clu_redis_event_t ev)
+void clu_redis__emit(clu_redis_t *r, clu_redis_event_t ev)
 {
     if (r->cbs && r->cbs->on_event)
         r->cbs->on_event(r, ev);
 }
 
 /* Exponential backoff with jitter: a delay in [base/2, base], base doubling per attempt. */
-static uint64_t backoff(clu_redis_t *r, unsigned attempts)
+uint64_t clu_redis__backoff(clu_redis_t *r, unsigned attempts)
 {
     uint64_t base = r->backoff_min;
     for (unsigned i = 1; i < attempts && base < r->backoff_max; i++)
@@ -238,7 +131,7 @@ static void req_complete(req_t *q, int status, const redisReply *rep)
     free(q);
 }
 
-static void fail_queue(clu_redis_t *r, int status)
+void clu_redis__fail_queue(clu_redis_t *r, int status)
 {
     req_t *q;
     while ((q = r->queue.head)) {
@@ -257,385 +150,17 @@ static void expire_queue(clu_redis_t *r, uint64_t t)
     }
 }
 
-static bool is_master_link(const link_t *l)
+bool clu_redis__is_master_link(const link_t *l)
 {
     return l->role == ROLE_CMD || l->role == ROLE_SUB;
 }
 
-static void request_query(clu_redis_t *r)
+void clu_redis__request_query(clu_redis_t *r)
 {
     if (r->sentinel_mode) {
         r->need_query = true;
-        kick(r);
+        clu_redis__kick(r);
     }
-}
-
-/* ------------------------------------------------------------------ event hooks */
-
-static void ev_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-/* Poll errors are handed to hiredis as readiness, so it meets the error in read/write
- * and tears down; if it does not, the link is failed here (0.14.1 dropped them). */
-static void ev_poll(uv_poll_t *h, int status, int events)
-{
-    evhook_t *e = h->data;
-    if (status < 0)
-        events = e->events;
-    if (e->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(e->ac);
-    if (e->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(e->ac);
-    if (status < 0 && e->ac && e->link)
-        link_fail(e->link, status, uv_strerror(status));
-}
-
-static void ev_update(evhook_t *e)
-{
-    if (e->events)
-        uv_poll_start(&e->poll, e->events, ev_poll);
-    else
-        uv_poll_stop(&e->poll);
-}
-
-static void ev_add_read(void *p)
-{
-    evhook_t *e = p;
-    e->events |= UV_READABLE;
-    ev_update(e);
-}
-
-static void ev_del_read(void *p)
-{
-    evhook_t *e = p;
-    e->events &= ~UV_READABLE;
-    ev_update(e);
-}
-
-static void ev_add_write(void *p)
-{
-    evhook_t *e = p;
-    e->events |= UV_WRITABLE;
-    ev_update(e);
-}
-
-static void ev_del_write(void *p)
-{
-    evhook_t *e = p;
-    e->events &= ~UV_WRITABLE;
-    ev_update(e);
-}
-
-static void ev_cleanup(void *p)
-{
-    evhook_t *e = p;
-    e->ac = NULL;
-    if (e->link && e->link->ev == e)
-        e->link->ev = NULL;
-    e->link = NULL;
-    uv_close((uv_handle_t *)&e->poll, ev_closed);
-}
-
-/* ------------------------------------------------------------------ links */
-
-/* Lets go of the link's context (freeing it unless hiredis is doing so) and lookup.
- * Commands still in flight will be called back with `status`. */
-static void link_drop(link_t *l, int status)
-{
-    redisAsyncContext *ac = l->ac;
-    l->ac = NULL;
-    if (l->ev) {
-        l->ev->link = NULL;
-        l->ev = NULL;
-    }
-    if (l->gai) {
-        l->gai->link = NULL;
-        uv_cancel((uv_req_t *)&l->gai->req);
-        l->gai = NULL;
-    }
-    for (req_t *q = l->inflight.head; q; q = q->next)
-        q->fail_status = status;
-    l->sub_acks = 0;
-    if (ac)
-        redisAsyncFree(ac);
-}
-
-static void link_fail(link_t *l, int status, const char *why)
-{
-    clu_redis_t *r = l->r;
-    lstate_t was = l->state;
-    link_drop(l, status == CLU_REDIS_E_TIMEOUT ? CLU_REDIS_E_DISCONNECTED : status);
-    l->state = L_IDLE;
-    if (r->closing)
-        return;
-    if (was == L_READY) {
-        l->attempts = 0;
-        LOG(LOG_WARN, "redis(%s): %s connection to %s lost (%s); reconnecting", r->name,
-            role_names[l->role], l->target, why);
-        l->logged_down = true;
-        if (l->role == ROLE_CMD)
-            emit(r, CLU_REDIS_EV_DOWN);
-        else if (l->role == ROLE_SUB)
-            emit(r, CLU_REDIS_EV_SUB_DOWN);
-    } else if (!l->outage) {
-        l->outage = true;
-        if (!l->logged_down)
-            LOG(LOG_WARN, "redis(%s): %s connection to %s failed (%s); retrying", r->name,
-                role_names[l->role], l->target, why);
-        l->logged_down = true;
-        if (l->role == ROLE_CMD)
-            fail_queue(r, CLU_REDIS_E_DOWN);
-    }
-    l->attempts++;
-    if (l->role >= ROLE_SENTQ)
-        l->sentinel = (l->sentinel + 1) % (unsigned)r->url.n_sentinels;
-    if (is_master_link(l) && l->epoch == r->epoch)
-        request_query(r);
-    l->state = L_WAIT;
-    l->deadline = now_ms(r) + backoff(r, l->attempts);
-    kick(r);
-}
-
-/* Ends a link that did its job (SENTQ), without counting it as a failure. */
-static void link_finish(link_t *l)
-{
-    link_drop(l, CLU_REDIS_E_DISCONNECTED);
-    l->state = L_IDLE;
-    l->deadline = 0;
-    l->attempts = 0;
-    l->outage = false;
-}
-
-/* Drops a link to reconnect at once (the master moved). */
-static void link_restart(link_t *l)
-{
-    clu_redis_t *r = l->r;
-    bool was_ready = l->state == L_READY;
-    link_drop(l, CLU_REDIS_E_DISCONNECTED);
-    l->state = L_WAIT;
-    l->deadline = 0;
-    l->attempts = 0;
-    if (was_ready && l->role == ROLE_CMD)
-        emit(r, CLU_REDIS_EV_DOWN);
-    else if (was_ready && l->role == ROLE_SUB)
-        emit(r, CLU_REDIS_EV_SUB_DOWN);
-}
-
-static bool link_wanted(const link_t *l)
-{
-    const clu_redis_t *r = l->r;
-    switch (l->role) {
-    case ROLE_CMD:
-        return !r->sentinel_mode || r->master_known;
-    case ROLE_SUB:
-        return r->nsubs > 0 && (!r->sentinel_mode || r->master_known);
-    case ROLE_SENTQ:
-        return r->need_query;
-    default:
-        return r->sentinel_mode;
-    }
-}
-
-static void set_master(clu_redis_t *r, const char *host, uint16_t port, const char *how);
-
-/* The replies of AUTH / SELECT / ROLE / PING: any error fails the attempt. */
-static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    static const char *const steps[] = {"AUTH", "SELECT", "ROLE", "PING"};
-    link_t *l = privdata;
-    redisReply *rep = reply;
-    char why[160];
-    if (!rep || l->ac != ac || l->state != L_CONNECTING || l->hs_i >= l->hs_n)
-        return;
-    uint8_t step = l->hs[l->hs_i++];
-    if (rep->type == REDIS_REPLY_ERROR) {
-        snprintf(why, sizeof why, "%s: %.120s", steps[step], rep->str);
-        link_fail(l, CLU_REDIS_E_REPLY, why);
-        return;
-    }
-    if (step == HS_ROLE && !(rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-                             rep->element[0]->type == REDIS_REPLY_STRING &&
-                             strcmp(rep->element[0]->str, "master") == 0)) {
-        link_fail(l, CLU_REDIS_E_REPLY, "ROLE: not a master");
-        return;
-    }
-    if (l->hs_i == l->hs_n)
-        kick(l->r); /* READY is entered from the watchdog, outside hiredis' callback */
-}
-
-static void send_handshake(link_t *l)
-{
-    clu_redis_t *r = l->r;
-    bool sentinel = l->role >= ROLE_SENTQ;
-    const char *pw = sentinel ? r->sentinel_password : r->url.password;
-    l->hs_n = l->hs_i = 0;
-    if (*pw && !sentinel && r->url.user[0])
-        redisAsyncCommand(l->ac, on_handshake, l, "AUTH %s %s", r->url.user, pw);
-    else if (*pw)
-        redisAsyncCommand(l->ac, on_handshake, l, "AUTH %s", pw);
-    if (*pw)
-        l->hs[l->hs_n++] = HS_AUTH;
-    if (l->role == ROLE_CMD && r->url.db) {
-        redisAsyncCommand(l->ac, on_handshake, l, "SELECT %u", r->url.db);
-        l->hs[l->hs_n++] = HS_SELECT;
-    }
-    if (!sentinel && r->sentinel_mode) {
-        redisAsyncCommand(l->ac, on_handshake, l, "ROLE");
-        l->hs[l->hs_n++] = HS_ROLE;
-    }
-    redisAsyncCommand(l->ac, on_handshake, l, "PING");
-    l->hs[l->hs_n++] = HS_PING;
-}
-
-static void on_connect(const redisAsyncContext *cac, int status)
-{
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    link_t *l = ac->data;
-    if (status == REDIS_OK || !l || l->ac != ac)
-        return;
-    l->ac = NULL; /* hiredis frees it after this callback */
-    link_fail(l, CLU_REDIS_E_DOWN, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
-}
-
-static void on_disconnect(const redisAsyncContext *cac, int status)
-{
-    redisAsyncContext *ac = (redisAsyncContext *)cac;
-    link_t *l = ac->data;
-    (void)status;
-    if (!l || l->ac != ac)
-        return;
-    l->ac = NULL; /* being freed by hiredis */
-    link_fail(l, CLU_REDIS_E_DISCONNECTED, ac->c.errstr[0] ? ac->c.errstr : "closed");
-}
-
-/* TCP keepalive (15 s idle, 5 s interval, 3 probes): a silently dead peer is noticed
- * even on the subscriber connection, which never sends. Set here rather than with
- * redisEnableKeepAlive, whose failure would poison the context's error state. */
-static void keepalive(int fd)
-{
-    int on = 1, idle = 15, intvl = 5, cnt = 3;
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-}
-
-static void link_connect(link_t *l, const char *host, uint16_t port, bool unix_sock)
-{
-    clu_redis_t *r = l->r;
-    redisAsyncContext *ac = unix_sock ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
-    char why[160];
-    if (!ac) {
-        link_fail(l, UV_ENOMEM, "out of memory");
-        return;
-    }
-    if (ac->err) {
-        snprintf(why, sizeof why, "%.150s", ac->errstr);
-        redisAsyncFree(ac);
-        link_fail(l, CLU_REDIS_E_DOWN, why);
-        return;
-    }
-    evhook_t *e = xcalloc(1, sizeof *e);
-    int rc = uv_poll_init(r->loop, &e->poll, ac->c.fd);
-    if (rc < 0) {
-        free(e);
-        redisAsyncFree(ac);
-        link_fail(l, rc, uv_strerror(rc));
-        return;
-    }
-    e->poll.data = e;
-    e->ac = ac;
-    e->link = l;
-    ac->data = l;
-    ac->ev.data = e;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (!unix_sock)
-        keepalive(ac->c.fd);
-    l->ac = ac;
-    l->ev = e;
-    l->state = L_CONNECTING;
-    send_handshake(l);
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    gai_t *g = req->data;
-    link_t *l = g->link;
-    char ip[64] = "";
-    uint16_t port = g->port;
-    if (status == 0 && res && res->ai_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
-    else if (status == 0 && res)
-        uv_ip4_name((const struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
-    if (res)
-        uv_freeaddrinfo(res);
-    free(g);
-    if (!l)
-        return; /* orphaned: the link gave up or the client closed */
-    l->gai = NULL;
-    if (status < 0 || !ip[0]) {
-        link_fail(l, status < 0 ? status : UV_EAI_NONAME,
-                  uv_strerror(status < 0 ? status : UV_EAI_NONAME));
-        return;
-    }
-    link_connect(l, ip, port, false);
-}
-
-static bool is_ip_literal(const char *host)
-{
-    unsigned char tmp[16];
-    return uv_inet_pton(AF_INET, host, tmp) == 0 || uv_inet_pton(AF_INET6, host, tmp) == 0;
-}
-
-/* Starts an attempt: resolve the host when it is a name, then connect. */
-static void link_start(link_t *l, uint64_t t)
-{
-    clu_redis_t *r = l->r;
-    const char *host;
-    uint16_t port;
-    bool unix_sock = false;
-    if (l->role >= ROLE_SENTQ) {
-        host = r->url.sentinels[l->sentinel].host;
-        port = r->url.sentinels[l->sentinel].port;
-    } else if (r->sentinel_mode) {
-        host = r->master_host;
-        port = r->master_port;
-    } else {
-        host = r->url.addr.host;
-        port = r->url.addr.port;
-        unix_sock = r->url.unix_socket;
-    }
-    l->epoch = r->epoch;
-    l->deadline = t + r->connect_timeout;
-    snprintf(l->target, sizeof l->target, unix_sock ? "%s" : "%s:%u", host, port);
-    if (unix_sock || is_ip_literal(host)) {
-        link_connect(l, host, port, unix_sock);
-        return;
-    }
-    gai_t *g = xcalloc(1, sizeof *g);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    g->req.data = g;
-    g->link = l;
-    g->port = port;
-    int rc = uv_getaddrinfo(r->loop, &g->req, on_resolved, host, NULL, &hints);
-    if (rc < 0) {
-        free(g);
-        link_fail(l, rc, uv_strerror(rc));
-        return;
-    }
-    l->gai = g;
-    l->state = L_RESOLVING;
 }
 
 /* ------------------------------------------------------------------ subscriptions */
@@ -659,7 +184,7 @@ static void send_sub_cmd(link_t *l, const char *verb, const sub_t *const *names,
     if (!counts)
         return;
     if (l->sub_acks == 0)
-        l->deadline = now_ms(l->r) + l->r->command_timeout;
+        l->deadline = clu_redis__now_ms(l->r) + l->r->command_timeout;
     l->sub_acks += n;
 }
 
@@ -683,7 +208,7 @@ static void resubscribe(link_t *l)
             send_sub_cmd(l, pattern ? "PSUBSCRIBE" : "SUBSCRIBE", chunk, n, true);
     }
     if (l->sub_acks == 0)
-        emit(r, CLU_REDIS_EV_SUB_READY);
+        clu_redis__emit(r, CLU_REDIS_EV_SUB_READY);
 }
 
 /* "+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>" */
@@ -701,7 +226,7 @@ static void on_switch_master(clu_redis_t *r, slice_t payload)
         return;
     long port = strtol(tok[4], NULL, 10);
     if (port > 0 && port < 65536)
-        set_master(r, tok[3], (uint16_t)port, "+switch-master");
+        clu_redis__set_master(r, tok[3], (uint16_t)port, "+switch-master");
 }
 
 static slice_t elem_slice(const redisReply *e)
@@ -734,7 +259,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
         if (--l->sub_acks == 0) {
             l->deadline = 0;
             if (l->role == ROLE_SUB)
-                emit(r, CLU_REDIS_EV_SUB_READY);
+                clu_redis__emit(r, CLU_REDIS_EV_SUB_READY);
         }
     }
 }
@@ -790,8 +315,8 @@ static void link_ready(link_t *l, uint64_t t)
     if (l->role == ROLE_CMD)
         expire_queue(r, t);
     if (l->logged_down)
-        LOG(LOG_INFO, "redis(%s): %s connection to %s is up", r->name, role_names[l->role],
-            l->target);
+        LOG(LOG_INFO, "redis(%s): %s connection to %s is up", r->name,
+            clu_redis__role_names[l->role], l->target);
     l->state = L_READY;
     l->deadline = 0;
     l->attempts = 0;
@@ -800,7 +325,7 @@ static void link_ready(link_t *l, uint64_t t)
     switch (l->role) {
     case ROLE_CMD:
         flush_queue(l);
-        emit(r, CLU_REDIS_EV_READY);
+        clu_redis__emit(r, CLU_REDIS_EV_READY);
         break;
     case ROLE_SUB:
         resubscribe(l);
@@ -815,17 +340,17 @@ static void link_ready(link_t *l, uint64_t t)
         const sub_t *one = &sw;
         send_sub_cmd(l, "SUBSCRIBE", &one, 1, true);
         if (r->master_known)
-            request_query(r); /* a switch may have happened while we were not watching */
+            clu_redis__request_query(r); /* a switch may have happened while we were not watching */
         break;
     }
     }
 }
 
-static void set_master(clu_redis_t *r, const char *host, uint16_t port, const char *how)
+void clu_redis__set_master(clu_redis_t *r, const char *host, uint16_t port, const char *how)
 {
     bool same = r->master_known && strcmp(host, r->master_host) == 0 && port == r->master_port;
     r->master_known = true;
-    kick(r);
+    clu_redis__kick(r);
     if (same)
         return;
     snprintf(r->master_host, sizeof r->master_host, "%s", host);
@@ -836,11 +361,11 @@ static void set_master(clu_redis_t *r, const char *host, uint16_t port, const ch
     for (int i = ROLE_CMD; i <= ROLE_SUB; i++) {
         link_t *l = &r->links[i];
         if (l->state != L_IDLE && l->state != L_WAIT)
-            link_restart(l);
+            clu_redis__link_restart(l);
         l->deadline = 0;
         l->attempts = 0;
     }
-    emit(r, CLU_REDIS_EV_MASTER);
+    clu_redis__emit(r, CLU_REDIS_EV_MASTER);
 }
 
 static void on_sentinel_addr(redisAsyncContext *ac, void *reply, void *privdata)
@@ -853,18 +378,18 @@ static void on_sentinel_addr(redisAsyncContext *ac, void *reply, void *privdata)
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
         rep->element[0]->type != REDIS_REPLY_STRING ||
         rep->element[1]->type != REDIS_REPLY_STRING || rep->element[0]->len >= sizeof host) {
-        link_fail(l, CLU_REDIS_E_REPLY, "sentinel does not know the master");
+        clu_redis__link_fail(l, CLU_REDIS_E_REPLY, "sentinel does not know the master");
         return;
     }
     long port = strtol(rep->element[1]->str, NULL, 10);
     if (port <= 0 || port > 65535) {
-        link_fail(l, CLU_REDIS_E_REPLY, "sentinel gave a bad port");
+        clu_redis__link_fail(l, CLU_REDIS_E_REPLY, "sentinel gave a bad port");
         return;
     }
     snprintf(host, sizeof host, "%s", rep->element[0]->str);
-    link_finish(l);
+    clu_redis__link_finish(l);
     l->r->need_query = false;
-    set_master(l->r, host, (uint16_t)port, "sentinel");
+    clu_redis__set_master(l->r, host, (uint16_t)port, "sentinel");
 }
 
 /* ------------------------------------------------------------------ the watchdog */
@@ -874,18 +399,18 @@ static void link_tick(link_t *l, uint64_t t)
     switch (l->state) {
     case L_IDLE:
     case L_WAIT:
-        if (link_wanted(l) && t >= l->deadline)
-            link_start(l, t);
+        if (clu_redis__link_wanted(l) && t >= l->deadline)
+            clu_redis__link_start(l, t);
         return;
     case L_RESOLVING:
         if (t >= l->deadline)
-            link_fail(l, CLU_REDIS_E_TIMEOUT, "name resolution timed out");
+            clu_redis__link_fail(l, CLU_REDIS_E_TIMEOUT, "name resolution timed out");
         return;
     case L_CONNECTING:
         if (l->hs_n && l->hs_i == l->hs_n)
             link_ready(l, t);
         else if (t >= l->deadline)
-            link_fail(l, CLU_REDIS_E_TIMEOUT, "connect timed out");
+            clu_redis__link_fail(l, CLU_REDIS_E_TIMEOUT, "connect timed out");
         return;
     case L_READY:
         break;
@@ -896,12 +421,12 @@ static void link_tick(link_t *l, uint64_t t)
         q->done = true;
         if (q->cb)
             q->cb(q->r, CLU_REDIS_E_TIMEOUT, NULL, q->arg);
-        link_fail(l, CLU_REDIS_E_TIMEOUT, "command timed out");
+        clu_redis__link_fail(l, CLU_REDIS_E_TIMEOUT, "command timed out");
         return;
     }
     if (l->deadline && t >= l->deadline)
-        link_fail(l, CLU_REDIS_E_TIMEOUT,
-                  l->role == ROLE_SENTQ ? "no answer" : "no subscribe confirmation");
+        clu_redis__link_fail(l, CLU_REDIS_E_TIMEOUT,
+                             l->role == ROLE_SENTQ ? "no answer" : "no subscribe confirmation");
 }
 
 /* The earliest moment the watchdog has something to do, or UINT64_MAX. */
@@ -912,7 +437,7 @@ static uint64_t next_due(const clu_redis_t *r)
         const link_t *l = &r->links[i];
         uint64_t d = UINT64_MAX;
         if (l->state == L_IDLE || l->state == L_WAIT)
-            d = link_wanted(l) ? l->deadline : UINT64_MAX;
+            d = clu_redis__link_wanted(l) ? l->deadline : UINT64_MAX;
         else if (l->state != L_READY || l->deadline)
             d = l->deadline;
         if (l->state == L_CONNECTING && l->hs_n && l->hs_i == l->hs_n)
@@ -941,9 +466,9 @@ static void finish_close(clu_redis_t *r)
 {
     r->timer_closing = true;
     uv_timer_stop(&r->timer);
-    fail_queue(r, CLU_REDIS_E_CLOSED);
+    clu_redis__fail_queue(r, CLU_REDIS_E_CLOSED);
     for (int i = 0; i < ROLE_COUNT; i++) {
-        link_drop(&r->links[i], CLU_REDIS_E_CLOSED);
+        clu_redis__link_drop(&r->links[i], CLU_REDIS_E_CLOSED);
         r->links[i].state = L_IDLE;
     }
     for (size_t i = 0; i < r->nsubs; i++)
@@ -962,12 +487,12 @@ static void tick(clu_redis_t *r)
         finish_close(r);
         return;
     }
-    uint64_t t = now_ms(r);
+    uint64_t t = clu_redis__now_ms(r);
     for (int i = 0; i < ROLE_COUNT && !r->closing; i++)
         link_tick(&r->links[i], t);
     expire_queue(r, t);
     if (r->closing) {
-        kick(r);
+        clu_redis__kick(r);
         return;
     }
     uint64_t due = next_due(r);
@@ -1012,7 +537,7 @@ clu_redis_t *clu_redis_new(uv_loop_t *loop, const clu_redis_config_t *cfg)
     }
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
-    kick(r);
+    clu_redis__kick(r);
     return r;
 }
 
@@ -1022,7 +547,7 @@ void clu_redis_close(clu_redis_t *r, clu_redis_close_cb on_closed)
         return;
     r->closing = true;
     r->on_closed = on_closed;
-    kick(r);
+    clu_redis__kick(r);
 }
 
 void *clu_redis_get_user(const clu_redis_t *r)
@@ -1095,11 +620,12 @@ static int submit(clu_redis_t *r, char *cmd, int len, clu_redis_reply_cb cb, voi
     q->r = r;
     q->cb = cb;
     q->arg = arg;
-    q->deadline = now_ms(r) + r->command_timeout;
+    q->deadline = clu_redis__now_ms(r) + r->command_timeout;
     if (l->state == L_READY && send_req(l, q, cmd, (size_t)len) == 0) {
         redisFreeCommand(cmd);
         if (l->inflight.n == 1)
-            kick(r); /* otherwise an older command's deadline already arms the watchdog */
+            clu_redis__kick(
+                r); /* otherwise an older command's deadline already arms the watchdog */
         return 0;
     }
     if (l->outage)
@@ -1115,7 +641,7 @@ static int submit(clu_redis_t *r, char *cmd, int len, clu_redis_reply_cb cb, voi
     q->len = (size_t)len;
     list_push(&r->queue, q);
     if (r->queue.n == 1)
-        kick(r);
+        clu_redis__kick(r);
     return 0;
 }
 
@@ -1194,7 +720,7 @@ static int subscribe(clu_redis_t *r, slice_t name, bool pattern)
     const sub_t *one = s;
     if (l->state == L_READY)
         send_sub_cmd(l, pattern ? "PSUBSCRIBE" : "SUBSCRIBE", &one, 1, true);
-    kick(r);
+    clu_redis__kick(r);
     return 0;
 }
 

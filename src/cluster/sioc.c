@@ -2,17 +2,21 @@
  * sioc: the public server object of include/sioc.h — the top of the library.
  *
  * It composes the layers: a libuv loop (its own or the caller's), the net context, the
- * Socket.IO server (which owns the Engine.IO and HTTP servers) and the adapter (the
- * in-process one; the Redis one joins here later). It lives in src/cluster because it
+ * Socket.IO server (which owns the Engine.IO and HTTP servers) and the adapter: the
+ * in-process one (clu_local), or the Redis one (clu_redis_adapter) when redis_url is set,
+ * whose cluster node (clu_cluster_t) this object owns. It lives in src/cluster because it
  * is the one place that knows both sio and the adapters, and cluster is the highest
  * layer folder of the library; sio itself never includes a cluster header.
  *
  * The other public functions (namespaces, sockets, emits, arguments) are implemented
- * next to the structures they work on, in src/sio.
+ * next to the structures they work on, in src/sio; the cluster-wide queries
+ * (sioc_server_count, sioc_fetch_sockets, sioc_server_side_*) are here, answered by the
+ * Redis adapter or, for a single node, on the next loop turn.
  *
  * Shutdown: sioc_server_stop closes every session and the listeners; the loop then runs
  * out of work by itself (WebSockets finish their closing handshake, bounded by the net
- * layer's linger) and sioc_server_run returns. sioc_server_free releases the rest.
+ * layer's linger; the Redis client closes too) and sioc_server_run returns.
+ * sioc_server_free releases the rest.
  */
 #include "sioc.h"
 
@@ -22,9 +26,11 @@
 
 #include "base/log.h"
 #include "cluster/clu_local.h"
+#include "cluster/clu_redis_adapter.h"
 #include "http/http_server.h"
 #include "net/net_loop.h"
 #include "sio/sio_server.h"
+#include "sio/sio_socket.h"
 
 struct sioc_server {
     uv_loop_t own_loop; /* used when the caller gave no loop */
@@ -32,8 +38,9 @@ struct sioc_server {
     bool owns_loop;
     net_loop_t *nl;
     sio_server_t *sio;
-    char *host; /* owned copy */
-    int port;   /* asked for */
+    clu_cluster_t *cluster; /* NULL: single node (local adapter) */
+    char *host;             /* owned copy */
+    int port;               /* asked for */
     bool stop_on_signals;
     bool signals_on;
     uv_signal_t sigint, sigterm;
@@ -59,6 +66,10 @@ const char *sioc_strerror(int err)
         return "refused by the middleware";
     case SIOC_EDISCONNECTED:
         return "socket disconnected before the ack";
+    case SIOC_E2BIG:
+        return "event larger than the cluster message bound";
+    case SIOC_EUNAVAIL:
+        return "cluster unavailable";
     default:
         return uv_strerror(err);
     }
@@ -141,10 +152,30 @@ sioc_server_t *sioc_server_new(uv_loop_t *loop, const sioc_config_t *cfg)
         .cors_credentials = c.cors_credentials,
         .deflate = c.deflate,
     };
+    if (c.redis_url && *c.redis_url) {
+        const char *err = NULL;
+        clu_cluster_config_t cc = {
+            .url = c.redis_url,
+            .sentinel_hosts = c.redis_sentinel_hosts,
+            .sentinel_port = c.redis_sentinel_port,
+            .format = c.redis_format,
+            .channel = c.redis_channel,
+            .room_channels = c.redis_room_channels,
+            .max_message = c.redis_max_message,
+        };
+        srv->cluster = clu_cluster_new(srv->loop, srv->nl, &cc, &err);
+        if (!srv->cluster) {
+            LOG(LOG_ERROR, "sioc: redis configuration refused: %s", err);
+            srv->stopped = true;
+            sioc_server_free(srv);
+            return NULL;
+        }
+    }
     sio_config_t s = {
         .connect_timeout_ms = or_default(c.connect_timeout_ms, 45000),
         .always_connect = c.always_connect,
-        .adapter = &clu_local_ops,
+        .adapter = srv->cluster ? &clu_redis_adapter_ops : &clu_local_ops,
+        .adapter_config = srv->cluster,
         .on_http = on_http,
         .on_engine_request = on_engine_request,
         .http_arg = srv,
@@ -223,7 +254,9 @@ void sioc_server_stop(sioc_server_t *srv)
         return;
     srv->stopped = true;
     signals_stop(srv);
-    sio_server_close(srv->sio);
+    if (srv->sio)
+        sio_server_close(srv->sio);
+    clu_cluster_stop(srv->cluster);
 }
 
 void sioc_server_free(sioc_server_t *srv)
@@ -233,6 +266,8 @@ void sioc_server_free(sioc_server_t *srv)
     sioc_server_stop(srv);
     sio_server_free(srv->sio);
     srv->sio = NULL;
+    clu_cluster_free(srv->cluster); /* now, or once its Redis client has closed */
+    srv->cluster = NULL;
     if (srv->owns_loop) {
         uv_run(srv->loop, UV_RUN_DEFAULT);
         net_loop_free(srv->nl);
@@ -302,4 +337,156 @@ void sioc_server_stats(const sioc_server_t *srv, sioc_stats_t *out)
         .slow_consumer_closes = ns->slow_consumer_closes,
         .adapter = sio->cfg.adapter->name,
     };
+}
+
+/* ---- cluster-wide queries ------------------------------------------------------- */
+
+static clu_cluster_t *cluster_of(sioc_nsp_t *nsp)
+{
+    sioc_server_t *srv = nsp->srv->cfg.owner;
+    return srv->cluster;
+}
+
+/* A single node answers the async queries on the next loop turn (never during the call,
+ * as with a cluster). */
+typedef struct local_query {
+    net_timer_t timer;
+    sioc_nsp_t *nsp;
+    bool fetch;
+    sioc_count_cb count_cb;
+    sioc_fetch_cb fetch_cb;
+    void *arg;
+    buf_t json;
+    size_t n;
+} local_query_t;
+
+static void on_local_query(net_timer_t *t)
+{
+    local_query_t *q = NET_CONTAINER_OF(t, local_query_t, timer);
+    if (q->fetch) {
+        sioc_str_t s = {(const char *)buf_data(&q->json), q->json.len};
+        q->fetch_cb(0, s, q->n, q->arg);
+    } else {
+        q->count_cb(0, 1, q->arg);
+    }
+    buf_dispose(&q->json);
+    free(q);
+}
+
+static void fetch_visit(sioc_socket_t *s, void *arg)
+{
+    local_query_t *q = arg;
+    buf_appendf(&q->json, "%s{\"id\":\"%s\",\"handshake\":{},\"rooms\":[", q->n ? "," : "",
+                sioc_socket_id(s));
+    sio_member_t *m = sio_socket_member(s);
+    for (size_t i = 0; i < sio_member_room_count(m); i++) {
+        slice_t r = sio_member_room(m, i);
+        buf_append_cstr(&q->json, i ? ",\"" : "\"");
+        for (size_t k = 0; k < r.len; k++) {
+            if (r.ptr[k] == '"' || r.ptr[k] == '\\')
+                buf_append_byte(&q->json, '\\');
+            if (r.ptr[k] < 0x20)
+                buf_appendf(&q->json, "\\u%04x", r.ptr[k]);
+            else
+                buf_append_byte(&q->json, r.ptr[k]);
+        }
+        buf_append_byte(&q->json, '"');
+    }
+    buf_append_cstr(&q->json, "],\"data\":{}}");
+    q->n++;
+}
+
+static void local_query_start(sioc_nsp_t *nsp, local_query_t *q)
+{
+    q->nsp = nsp;
+    net_timer_init(&q->timer);
+    net_timer_start(eio_server_loop(nsp->srv->eio), &q->timer, 0, on_local_query);
+}
+
+int sioc_server_count(sioc_nsp_t *nsp, sioc_count_cb cb, void *arg)
+{
+    if (!nsp || !cb)
+        return SIOC_EINVAL;
+    if (cluster_of(nsp))
+        return clu_cluster_server_count(nsp->adapter, cb, arg);
+    local_query_t *q = xcalloc(1, sizeof *q);
+    q->count_cb = cb;
+    q->arg = arg;
+    local_query_start(nsp, q);
+    return 0;
+}
+
+/* The broadcast options of a public target (names as slices into `v`). */
+static int target_slices(const sioc_to_t *to, slice_t *v, size_t cap, sio_bcast_t *o)
+{
+    size_t nr = to ? to->n_rooms : 0, ne = to ? to->n_except : 0;
+    if (nr + ne > cap)
+        return SIOC_EINVAL;
+    for (size_t i = 0; i < nr; i++)
+        v[i] = slice_from_cstr(to->rooms[i]);
+    for (size_t i = 0; i < ne; i++)
+        v[nr + i] = slice_from_cstr(to->except[i]);
+    *o = (sio_bcast_t){v, nr, v + nr, ne, to ? to->flags & SIOC_VOLATILE : 0};
+    return 0;
+}
+
+int sioc_fetch_sockets(sioc_nsp_t *nsp, const sioc_to_t *to, sioc_fetch_cb cb, void *arg)
+{
+    if (!nsp || !cb)
+        return SIOC_EINVAL;
+    if (cluster_of(nsp) && !(to && (to->flags & SIOC_LOCAL))) {
+        slice_t v[64];
+        sio_bcast_t o;
+        if (target_slices(to, v, 64, &o) != 0)
+            return SIOC_EINVAL;
+        return clu_cluster_fetch_sockets(nsp->adapter, &o, cb, arg);
+    }
+    local_query_t *q = xcalloc(1, sizeof *q);
+    q->fetch = true;
+    q->fetch_cb = cb;
+    q->arg = arg;
+    buf_append_byte(&q->json, '[');
+    sioc_sockets_each(nsp, to, fetch_visit, q);
+    buf_append_byte(&q->json, ']');
+    local_query_start(nsp, q);
+    return 0;
+}
+
+int sioc_server_side_emit(sioc_nsp_t *nsp, const char *event, sioc_data_t data)
+{
+    if (!nsp || !event)
+        return SIOC_EINVAL;
+    if (!cluster_of(nsp))
+        return 0;
+    slice_t json, bins[SIO_OUT_MAX_BINS];
+    if (sio__data_slices(data, &json, bins, SIO_OUT_MAX_BINS) < 0)
+        return SIOC_EINVAL; /* binaries do not travel in serverSideEmit (JSON) */
+    return clu_cluster_server_side_emit(nsp->adapter, slice_from_cstr(event), json);
+}
+
+void sioc_on_server_side(sioc_nsp_t *nsp, sioc_server_side_cb cb, void *arg)
+{
+    if (nsp && cluster_of(nsp))
+        clu_cluster_on_server_side(nsp->adapter, cb, arg);
+}
+
+int sioc_server_side_ack(sioc_nsp_t *nsp, sioc_str_t ack_id, sioc_data_t data)
+{
+    if (!nsp || !ack_id.len)
+        return SIOC_EINVAL;
+    if (!cluster_of(nsp))
+        return 0;
+    slice_t json, bins[SIO_OUT_MAX_BINS];
+    if (sio__data_slices(data, &json, bins, SIO_OUT_MAX_BINS) < 0)
+        return SIOC_EINVAL;
+    return clu_cluster_server_side_ack(nsp->adapter, slice_make(ack_id.ptr, ack_id.len), json);
+}
+
+void sioc_cluster_stats(const sioc_server_t *srv, sioc_cluster_stats_t *out)
+{
+    if (!srv->cluster) {
+        *out = (sioc_cluster_stats_t){0};
+        return;
+    }
+    clu_cluster_stats(srv->cluster, out);
 }

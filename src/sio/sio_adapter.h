@@ -145,4 +145,30 @@ void sio_outpkt_frames(sio_outpkt_t *pkt);
 /** Releases the frames of `pkt`. */
 void sio_outpkt_release(sio_outpkt_t *pkt);
 
+/* ---- for cluster adapters: answers from other nodes (src/sio/sio_adapter.c) ------ */
+
+/**
+ * Adds `n` expected answers to `g`: client acks announced by another node, or one
+ * placeholder per node that has not reported its count yet (withdrawn with
+ * sio_ackgroup_answer_remote(g, NULL)). No-op once the group is done.
+ */
+void sio_ackgroup_expect(sio_ackgroup_t *g, size_t n);
+
+/** Takes a reference on `g` (a cluster request that may still answer into it). */
+void sio_ackgroup_ref(sio_ackgroup_t *g);
+
+/** Drops a reference taken with sio_ackgroup_ref (frees the group at zero). */
+void sio_ackgroup_unref(sio_ackgroup_t *g);
+
+/** True once the group's final callback has run (timeout, or every answer came). */
+bool sio_ackgroup_is_done(const sio_ackgroup_t *g);
+
+/**
+ * One expected answer arrived from another node: the per-answer callback runs with
+ * `args` and a NULL socket (the client is not local). `args` NULL only withdraws one
+ * expected answer (a placeholder, or a node that went away). The final callback runs
+ * when nothing is expected any more.
+ */
+void sio_ackgroup_answer_remote(sio_ackgroup_t *g, const sioc_args_t *args);
+
 #endif
