@@ -45,7 +45,7 @@ LLHTTP_OBJ := $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/obj/llhttp/%.o,$(LLHTTP_SRC)
 APP_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(APP_SRC))
 
 .SECONDARY:
-.PHONY: all deps fuzzers run test asan fuzz bench clean unit
+.PHONY: all deps fuzzers run test asan fuzz bench clean unit web
 all: $(BUILD)/libsioc.a $(BUILD)/libsiocyjs.a $(EXAMPLES) $(TOOLS) $(SIOC_BIN) $(UNITS) $(BENCHES)
 
 $(BUILD)/obj/%.o: %.c
@@ -109,8 +109,14 @@ fuzzers: $(FUZZERS)
 deps:
 	@scripts/deps.sh
 
-run: deps all
-	exec $(BUILD)/sioc --port 8080
+# The web client (web/, Svelte + Vite) into web/dist, which `make run` serves at /.
+web/dist/index.html: $(shell find web/src web/index.html web/vite.config.js web/package.json 2>/dev/null)
+	cd web && npm run build
+
+web: deps web/dist/index.html
+
+run: deps all web
+	exec $(BUILD)/sioc --port 8080 --web-root web/dist
 
 unit: all
 	tests/run unit

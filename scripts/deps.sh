@@ -13,6 +13,7 @@ APT_PKGS=(
   redis-server valgrind
   python3-socketio python3-engineio python3-aiohttp python3-websocket python3-requests
   python3-websockets
+  chromium
 )
 [ -n "${SIOC_DEPS_EXTRA:-}" ] && APT_PKGS+=(${SIOC_DEPS_EXTRA})
 
