@@ -213,9 +213,6 @@ static int cmd_serve(int argc, char **argv)
     char err[512];
     if (app_config_resolve_secret(&cfg, err, sizeof err) != 0)
         return fail("%s%s", err, "");
-    if (strcmp(cfg.websocket_manager, "redis") == 0)
-        LOG(LOG_WARN, "WEBSOCKET_MANAGER=redis is not supported by this build yet: "
-                      "running as a single node");
     app_t *app = NULL;
     if (app_new(&cfg, &app, err, sizeof err) != 0)
         return fail("%s%s", err, "");
@@ -226,9 +223,10 @@ static int cmd_serve(int argc, char **argv)
     }
     printf("listening on %s:%d\n", cfg.host, port);
     fflush(stdout);
-    LOG(LOG_INFO, "sioc: serving /ws/socket.io/ on %s:%d (%s, %s)", cfg.host, port,
+    LOG(LOG_INFO, "sioc: serving /ws/socket.io/ on %s:%d (%s, %s%s)", cfg.host, port,
         cfg.enable_websocket ? "websocket" : "polling",
-        cfg.database_url ? "DATABASE_URL" : "SQLite");
+        cfg.database_url ? "DATABASE_URL" : "SQLite",
+        strcmp(cfg.websocket_manager, "redis") == 0 ? ", Redis" : "");
     rc = app_run(app);
     app_free(app);
     return rc;

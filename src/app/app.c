@@ -6,9 +6,10 @@
  * completion, with a guard timer that ends the process if a step hangs:
  *   1. sioc_server_stop: no new connections; every socket disconnects (the disconnect
  *      handler empties the pools and tells the Yjs module);
- *   2. app_ydoc_flush_all: pending debounced note saves are issued now;
+ *   2. app_ydoc_flush_all: pending debounced note saves are issued now; the pools'
+ *      cleanup locks are released (app_pool_free);
  *   3. store_close: every issued request (the saves included) completes, then the
- *      connections close;
+ *      connections close, then the Redis connections (app_redis_close);
  *   4. the app closes its own handles; uv_run returns; app_run returns 0.
  */
 #include "app/app.h"
@@ -19,6 +20,8 @@
 #include <string.h>
 
 #include "app/app_private.h"
+#include "app/app_rest.h"
+#include "app/app_task_mirror.h"
 #include "base/alloc.h"
 #include "base/log.h"
 
@@ -59,6 +62,16 @@ uv_loop_t *app_loop(app_t *app)
 const app_config_t *app_config(const app_t *app)
 {
     return app->cfg;
+}
+
+app_redis_t *app_redis_of(app_t *app)
+{
+    return app->redis;
+}
+
+app_direct_t *app_direct_of(app_t *app)
+{
+    return app->direct;
 }
 
 const app_user_t *app_socket_user(const sioc_socket_t *s)
@@ -124,6 +137,10 @@ static void on_store_closed(void *arg)
 {
     app_t *app = arg;
     app->store = NULL;
+    app_direct_free(app->direct); /* every socket is gone: no event can come */
+    app->direct = NULL;
+    app_redis_close(app->redis); /* after the locks' release had time to go out */
+    app->redis = NULL;
     LOG(LOG_INFO, "sioc: stopped");
     close_handles(app);
 }
@@ -135,6 +152,10 @@ static void on_ydoc_flushed(void *arg)
     app_ydoc_free(app->ydoc);
 #endif
     app->ydoc = NULL;
+    app_pool_free(app->pool); /* every socket is gone: release the cleanup locks */
+    app->pool = NULL;
+    app_task_mirror_free(app->task_mirror); /* after app_rest_stop: entries deleted */
+    app->task_mirror = NULL;
     store_close(app->store, on_store_closed, app);
 }
 
@@ -152,6 +173,7 @@ void app_stop(app_t *app)
     app->stopping = 1;
     uv_timer_stop(&app->tick);
     uv_timer_start(&app->guard, on_guard, APP_STOP_DEADLINE_MS, 0);
+    app_rest_stop(app->rest); /* REST: generations end and write what they have */
     sioc_server_stop(app->srv);
 #if APP_HAVE_YDOC
     if (app->ydoc) {
@@ -174,6 +196,15 @@ static void on_signal(uv_signal_t *sig, int signum)
 }
 
 /* ---- housekeeping ------------------------------------------------------------------ */
+
+static void on_redis_up(app_t *app)
+{
+    app_pool_resync(app->pool);
+    app_task_mirror_resync(app->task_mirror);
+#if APP_HAVE_YDOC
+    app_ydoc_resync(app->ydoc);
+#endif
+}
 
 static void on_tick(uv_timer_t *t)
 {
@@ -226,6 +257,16 @@ static int make_server(app_t *app, char *err, size_t errlen)
         .always_connect = false,
         .stop_on_signals = false,
     };
+    if (c->websocket_manager && strcmp(c->websocket_manager, "redis") == 0) {
+        /* the adapter: broadcasts across nodes (openwebui-protocol.md §9) */
+        sc.redis_url = c->websocket_redis_url;
+        sc.redis_sentinel_hosts = c->websocket_sentinel_hosts;
+        sc.redis_sentinel_port = (int)c->websocket_sentinel_port;
+        sc.redis_format = c->websocket_redis_format;
+        sc.redis_channel = NULL; /* the format's default: "socketio" / "socket.io" */
+        sc.redis_room_channels = c->websocket_redis_room_channels;
+        sc.redis_max_message = c->max_payload;
+    }
     app->srv = sioc_server_new(&app->loop, &sc);
     if (!app->srv) {
         snprintf(err, errlen, "invalid server configuration (host %s)", c->host);
@@ -266,9 +307,15 @@ int app_new(const app_config_t *cfg, app_t **out, char *err, size_t errlen)
         goto fail;
     if (make_server(app, err, errlen) != 0)
         goto fail;
+    if (app_redis_new(app, on_redis_up, &app->redis, err, errlen) != 0)
+        goto fail;
+    app->pool = app_pool_new(app, app->redis);
     app->usage = app_usage_new();
     app->chan = app__chan_emit_new(app);
     app__handlers_register(app);
+    app->direct = app_direct_new(app);
+    app->rest = app_rest_new(app); /* REST: routes, upstream client, tasks */
+    app->task_mirror = app_task_mirror_new(app, app->redis, app_rest_tasks(app->rest));
     sioc_server_on_http(app->srv, app__http_on_request, app);
     sioc_server_on_engine_request(app->srv, app__http_guard_engine, app);
 #if APP_HAVE_YDOC
@@ -288,6 +335,11 @@ fail:
         store_close(app->store, NULL, NULL);
     app_usage_free(app->usage);
     app__chan_emit_free(app->chan);
+    app_task_mirror_free(app->task_mirror);
+    app_pool_free(app->pool);
+    app_direct_free(app->direct);
+    app_redis_close(app->redis);
+    app_rest_free(app->rest); /* REST */
     uv_run(&app->loop, UV_RUN_DEFAULT);
     uv_loop_close(&app->loop);
     free(app);
@@ -324,6 +376,8 @@ void app_free(app_t *app)
     uv_run(&app->loop, UV_RUN_DEFAULT);
     app_usage_free(app->usage);
     app__chan_emit_free(app->chan);
+    app_rest_free(app->rest); /* REST */
+    app_direct_free(app->direct);
     buf_dispose(&app->scratch);
     if (uv_loop_close(&app->loop) != 0)
         LOG(LOG_WARN, "sioc: handles left open at exit");

@@ -73,6 +73,10 @@ store_t *app_store(app_t *app);
 uv_loop_t *app_loop(app_t *app);
 /** The configuration. */
 const app_config_t *app_config(const app_t *app);
+/** The Redis connections (app_redis.h), NULL when no Redis is configured. */
+struct app_redis *app_redis_of(app_t *app);
+/** The per-request event registry of direct connections (app_direct.h, spec §3.10). */
+struct app_direct *app_direct_of(app_t *app);
 
 /* ---------------------------------------------------------------------------------- */
 /* Sessions                                                                           */

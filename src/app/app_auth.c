@@ -2,7 +2,9 @@
  * app_auth: the socket layer's token check (openwebui-protocol.md §2.1, [latest]
  * get_verified_user_by_token): HS256 JWT with the algorithm pinned (app_jwt), then the
  * user row on the store's thread pool, then the role gate (pending users are refused).
- * Revocation needs Redis (issue 5) and is not checked here.
+ * With a Redis for it (REDIS_URL, or the websocket Redis), the revocation markers are read
+ * between the JWT and the user row (app_redis_check_revoked); a revoked token is a bad
+ * token: the socket stays anonymous.
  *
  * Every failure looks the same to the caller, and to the client: an anonymous socket.
  * Nothing is logged with the token or the user id of a refused token above DEBUG, so the
@@ -22,6 +24,7 @@ typedef struct auth_op {
     app_t *app;
     app_auth_cb cb;
     void *arg;
+    char id[APP_JWT_MAX_ID + 1]; /* the token's user id */
 } auth_op_t;
 
 uint64_t app__now_ms(void)
@@ -71,6 +74,19 @@ static void on_user(int status, const store_user_t *u, void *arg)
     free(op);
 }
 
+static void on_revocation(app_t *app, bool revoked, void *arg)
+{
+    auth_op_t *op = arg;
+    (void)app;
+    if (revoked || !op->app->store || op->app->stopping) {
+        LOG(LOG_DEBUG, "auth: token refused: %s", revoked ? "revoked" : "stopping");
+        op->cb(op->app, revoked ? STORE_EACCES : STORE_ECANCELED, NULL, op->arg);
+        free(op);
+        return;
+    }
+    store_user_get(op->app->store, op->id, on_user, op);
+}
+
 void app__auth_token(app_t *app, const char *token, size_t len, app_auth_cb cb, void *arg)
 {
     const char *key = app->cfg->secret_key;
@@ -86,8 +102,16 @@ void app__auth_token(app_t *app, const char *token, size_t len, app_auth_cb cb, 
         return;
     }
     auth_op_t *op = xmalloc(sizeof *op);
-    *op = (auth_op_t){app, cb, arg};
-    store_user_get(app->store, claims.id, on_user, op);
+    op->app = app;
+    op->cb = cb;
+    op->arg = arg;
+    memcpy(op->id, claims.id, sizeof op->id);
+    if (!app->redis) {
+        on_revocation(app, false, op);
+        return;
+    }
+    app_redis_check_revoked(app->redis, claims.jti, claims.id, claims.has_iat, claims.iat,
+                            on_revocation, op);
 }
 
 app_user_rec_t *app__user_new(const store_user_t *u, int64_t now_s)

@@ -31,6 +31,7 @@ typedef enum kind {
     K_PORT,  /* 0..65535 */
     K_SIZE,  /* positive size_t */
     K_LEVEL, /* log level name */
+    K_RFMT,  /* Redis adapter wire format: "python-socketio" or "socketio" */
 } kind_t;
 
 enum { F_NULL_EMPTY = 1 }; /* K_STR: an empty value means "unset" (NULL) */
@@ -97,7 +98,10 @@ static const opt_t opts[] = {
     {"chat-response-stream-delta-chunk-size", "CHAT_RESPONSE_STREAM_DELTA_CHUNK_SIZE", NULL, K_U32,
      0, OFF(stream_delta_chunk_size), "1", "chat pipeline: deltas per emit"},
     {"websocket-manager", "WEBSOCKET_MANAGER", NULL, K_STR, 0, OFF(websocket_manager), "",
-     "\"redis\" for multi-node (not in this build yet)"},
+     "\"redis\": pools, locks and Yjs documents shared in Redis (multi-node)"},
+    {"websocket-redis-format", "WEBSOCKET_REDIS_FORMAT", NULL, K_RFMT, 0,
+     OFF(websocket_redis_format), "python-socketio",
+     "Redis wire format: python-socketio (beside Open WebUI) or socketio (Node adapter)"},
     {"websocket-redis-url", "WEBSOCKET_REDIS_URL", "REDIS_URL", K_STR, 0, OFF(websocket_redis_url),
      "", "Redis of the socket layer (default REDIS_URL)"},
     {"redis-url", "REDIS_URL", NULL, K_STR, 0, OFF(redis_url), "", "application Redis"},
@@ -133,6 +137,11 @@ static const opt_t opts[] = {
      OFF(redis_reconnect_delay), NULL, "milliseconds"},
     {"redis-socket-timeout", "REDIS_SOCKET_TIMEOUT", NULL, K_STR, F_NULL_EMPTY,
      OFF(redis_socket_timeout), NULL, "seconds"},
+    /* REST (app_rest_*.c, issue 6) */
+    {"enable-signup", "ENABLE_SIGNUP", NULL, K_BOOL, 0, OFF(enable_signup), "true",
+     "POST /api/v1/auths/signup for everyone (the first user can always sign up)"},
+    {"default-user-role", "DEFAULT_USER_ROLE", NULL, K_STR, 0, OFF(default_user_role), "pending",
+     "role of users who sign up after the first (pending, user or admin)"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -201,6 +210,11 @@ static int convert(app_config_t *cfg, const opt_t *o, const char *text)
         return 0;
     case K_BOOL:
         *(bool *)field = app_config_parse_bool(text, false);
+        return 0;
+    case K_RFMT:
+        if (strcmp(text, "python-socketio") != 0 && strcmp(text, "socketio") != 0)
+            return -1;
+        *(const char **)field = text;
         return 0;
     case K_LEVEL: {
         int lvl = (text && !*text) ? LOG_INFO : log_level_parse(text);
@@ -318,7 +332,8 @@ int app_config_load(app_config_t *cfg, int argc, char **argv, char **envp, char 
         const char *ev = env_get(envp, o->env);
         if (!ev)
             ev = env_get(envp, o->env2);
-        bool numeric = o->kind != K_STR && o->kind != K_BOOL && o->kind != K_LEVEL;
+        bool numeric = o->kind != K_STR && o->kind != K_BOOL && o->kind != K_LEVEL &&
+                       o->kind != K_RFMT;
         if (ev && !*ev && numeric)
             ev = NULL; /* "" is "unset" (WEBSOCKET_EVENT_CALLER_TIMEOUT: wait forever) */
         if (ev && convert(cfg, o, ev) != 0) {

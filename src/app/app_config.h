@@ -67,6 +67,9 @@ typedef struct app_config {
     uint32_t stream_delta_chunk_size; /* CHAT_RESPONSE_STREAM_DELTA_CHUNK_SIZE, default 1 */
     /* multi-node (Redis, openwebui-protocol.md §1.2, §5, §9): parsed and kept */
     const char *websocket_manager;            /* WEBSOCKET_MANAGER, "" (only "redis" switches) */
+    const char *websocket_redis_format;       /* WEBSOCKET_REDIS_FORMAT, "python-socketio"
+                                                 (Open WebUI's own manager) or "socketio"
+                                                 (@socket.io/redis-adapter) */
     const char *websocket_redis_url;          /* WEBSOCKET_REDIS_URL, default REDIS_URL */
     const char *redis_url;                    /* REDIS_URL, "" */
     bool websocket_redis_cluster;             /* WEBSOCKET_REDIS_CLUSTER, default REDIS_CLUSTER */
@@ -85,6 +88,10 @@ typedef struct app_config {
     const char *redis_health_check_interval;  /* REDIS_HEALTH_CHECK_INTERVAL (s), unset */
     const char *redis_reconnect_delay;        /* REDIS_RECONNECT_DELAY (ms), unset */
     const char *redis_socket_timeout;         /* REDIS_SOCKET_TIMEOUT (s), unset */
+
+    /* REST (app_rest_*.c, issue 6) */
+    bool enable_signup;             /* ENABLE_SIGNUP, default true */
+    const char *default_user_role;  /* DEFAULT_USER_ROLE, default "pending" */
 
     char _store[APP_CONFIG_STORE]; /* storage for a secret read from the key file */
 } app_config_t;

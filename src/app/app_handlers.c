@@ -9,6 +9,10 @@
  * client's first events (sent after it sees CONNECT) never race the check. The client
  * cannot tell the difference except by a few milliseconds.
  *
+ * SESSION_POOL and USAGE_POOL: the socket's record and app_usage are this node's view;
+ * every change is also handed to app_pool, which shares it in Redis with
+ * WEBSOCKET_MANAGER=redis (app_pool.h) and does nothing otherwise.
+ *
  * Per-socket state lives in an app_sock_t (sioc_socket_set_user), created by the
  * middleware and freed by the disconnect handler (or right after the accept when the
  * client left during the check). Asynchronous work holds a socket reference and, when its
@@ -77,12 +81,18 @@ static void set_user(app_sock_t *r, const store_user_t *u)
     free(r->user);
     r->user = app__user_new(u, app__now_s());
     sioc_socket_join(r->s, room_of(room, "user:", u->id));
+    app_pool_session_put(r->app->pool, sioc_socket_id(r->s), &r->user->pub);
 }
 
 /* ---- connect / disconnect ---------------------------------------------------------- */
 
 static void free_record(sioc_socket_t *s, app_sock_t *r)
 {
+    if (r->user && sioc_socket_id(s)[0]) {
+        app_pool_session_del(r->app->pool, sioc_socket_id(s));
+        if (r->usage)
+            app_pool_usage_drop(r->app->pool, sioc_socket_id(s));
+    }
     app_usage_drop(r->app->usage, &r->usage);
     free(r->read_pending);
     free(r->user);
@@ -136,6 +146,7 @@ static void on_connection(sioc_socket_t *s, int status, sioc_str_t auth, void *a
     if (r && r->user) {
         char room[ROOM_MAX];
         sioc_socket_join(s, room_of(room, "user:", r->user->pub.id));
+        app_pool_session_put(r->app->pool, sioc_socket_id(s), &r->user->pub);
     }
 }
 
@@ -355,6 +366,7 @@ static void on_heartbeat(sioc_socket_t *s, sioc_str_t name, const sioc_args_t *a
         return;
     if (r->user) {
         r->user->pub.last_seen_at = app__now_s();
+        app_pool_session_put(app->pool, sioc_socket_id(s), &r->user->pub);
         /* one write in flight per socket: a flood of heartbeats costs one row update */
         if (!r->touch_inflight && app->store && !app->stopping) {
             r->touch_inflight = true;
@@ -382,6 +394,7 @@ static void on_usage(sioc_socket_t *s, sioc_str_t name, const sioc_args_t *args,
             bad_input(app, "usage", "no usable model id");
             return;
         }
+        app_pool_usage_touch(app->pool, sioc_socket_id(s), model, (size_t)n, app__now_s());
     }
     ack_empty(s, ack);
 }
@@ -495,14 +508,16 @@ typedef struct chat_read_op {
     int64_t at; /* the second the write was asked for */
 } chat_read_op_t;
 
-static void on_chat_read(int status, bool flag, void *arg)
+/* [latest]: tell every tab of the user (chat:list), with the folders' unread counts when
+ * this read changed them (spec §3.7). `res` is store_chat_read's JSON answer. */
+static void on_chat_read(int status, const char *res, void *arg)
 {
     chat_read_op_t *op = arg;
     app_t *app = op->app;
-    if (status == STORE_OK && flag && !app->stopping) {
-        /* [latest]: tell every tab of the user (chat:list) */
+    if (status == STORE_OK && res && !app->stopping) {
         buf_t *b = &app->scratch;
         char room[ROOM_MAX];
+        json_value_t counts;
         buf_clear(b);
         buf_append_cstr(b, "{\"chat_id\":");
         json_append_string(b, slice_from_cstr(op->chat_id));
@@ -510,6 +525,11 @@ static void on_chat_read(int status, bool flag, void *arg)
         json_append_string(b, slice_from_cstr(op->chat_id));
         buf_append_cstr(b, ",\"last_read_at\":");
         json_append_i64(b, op->at);
+        if (app_json_get(slice_from_cstr(res), "folder_unread_counts", &counts) &&
+            counts.type == JSON_OBJECT) {
+            buf_append_cstr(b, ",\"folder_unread_counts\":");
+            buf_append_slice(b, counts.raw);
+        }
         buf_append_cstr(b, "}}}");
         sioc_data_t d = {(const char *)buf_data(b), b->len, NULL, 0};
         sioc_emit_room(app->nsp, room_of(room, "user:", op->user_id), "events", d);
@@ -543,7 +563,7 @@ static void on_events_chat(sioc_socket_t *s, sioc_str_t name, const sioc_args_t 
         op->at = app__now_s();
         snprintf(op->user_id, sizeof op->user_id, "%s", r->user->pub.id);
         memcpy(op->chat_id, chat_id, sizeof chat_id);
-        store_chat_mark_read(app->store, chat_id, op->user_id, on_chat_read, op);
+        store_chat_read(app->store, chat_id, op->user_id, op->at, on_chat_read, op);
     }
     ack_empty(s, ack);
 }

@@ -31,6 +31,7 @@
 #include "app/app_emit.h"
 #include "app/app_json.h"
 #include "app/app_private.h"
+#include "app/app_rest.h"
 #include "base/alloc.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -564,6 +565,8 @@ void app__http_on_request(sioc_http_req_t *req, void *arg)
             respond_detail(req, 405, "Method Not Allowed");
         return;
     }
+    if (app_rest_dispatch(app, req)) /* the REST routes of app_rest.h */
+        return;
     if (get && app->cfg->web_root && !slice_starts_with(path, SLICE_LIT("/api/")))
         sioc_http_serve_file(req, app->cfg->web_root);
     else

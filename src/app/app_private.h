@@ -16,6 +16,9 @@
 #include <stdint.h>
 
 #include "app/app.h"
+#include "app/app_direct.h"
+#include "app/app_pool.h"
+#include "app/app_redis.h"
 #include "app/app_usage.h"
 #include "base/buf.h"
 
@@ -35,7 +38,11 @@ struct app {
     sioc_nsp_t *nsp;         /* "/" */
     store_t *store;          /* owned; NULL once closed */
     void *ydoc;              /* app_ydoc_t *, NULL when the module is not built in */
-    app_usage_t *usage;      /* USAGE_POOL */
+    app_usage_t *usage;      /* USAGE_POOL (this node's sockets) */
+    app_redis_t *redis;      /* Redis connections, NULL without Redis */
+    app_pool_t *pool;        /* where the pools are shared (local or Redis) */
+    app_direct_t *direct;    /* per-request events of direct connections (§3.10) */
+    struct app_task_mirror *task_mirror; /* the task registry in Redis, NULL without */
     app_chan_emit_t *chan;   /* channel-mode emitter state */
     uv_timer_t tick;         /* 1 s housekeeping: usage sweep (3 s), throttle expiry */
     unsigned ticks;          /* tick count */
@@ -47,6 +54,7 @@ struct app {
     unsigned handles_open; /* own uv handles still to close */
     uint64_t log_count;    /* LOG_RATELIMITED counter for peer-caused warnings */
     size_t sockets;        /* live per-socket records */
+    struct app_rest *rest; /* REST routes, chat generations, tasks (app_rest_core.c) */
 };
 
 /** A user record: the public view plus its strings, one allocation. */

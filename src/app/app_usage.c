@@ -197,3 +197,18 @@ size_t app_usage_count(const app_usage_t *u, const char *model)
     app_usage_model_t *m = model_find(u, model, strlen(model));
     return m ? m->n : 0;
 }
+
+const app_usage_link_t *app_usage_link_next(const app_usage_link_t *e)
+{
+    return e ? e->snext : NULL;
+}
+
+slice_t app_usage_link_model(const app_usage_link_t *e)
+{
+    return slice_make(e->model->id, e->model->len);
+}
+
+int64_t app_usage_link_updated(const app_usage_link_t *e)
+{
+    return e->updated_at;
+}

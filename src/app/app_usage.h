@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/slice.h"
 
 /** Longest model id kept (bytes); longer ones are refused. */
 #define APP_USAGE_MODEL_MAX 256
@@ -59,6 +60,13 @@ size_t app_usage_models(const app_usage_t *u);
 
 /** Appends the model ids as a JSON array of strings, in insertion order. */
 void app_usage_append_json(const app_usage_t *u, buf_t *out);
+
+/** The next entry of a socket's list (from its head), or NULL. */
+const app_usage_link_t *app_usage_link_next(const app_usage_link_t *e);
+/** The entry's model id (borrowed from the pool). */
+slice_t app_usage_link_model(const app_usage_link_t *e);
+/** The entry's updated_at, epoch seconds. */
+int64_t app_usage_link_updated(const app_usage_link_t *e);
 
 /** Number of entries (socket, model) of `model`, 0 if absent. For tests and stats. */
 size_t app_usage_count(const app_usage_t *u, const char *model);

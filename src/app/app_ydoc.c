@@ -27,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app_ydoc_redis.h"
 #include "app/app_ydoc_store.h"
+#include "app/app_ydoc_wire.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/json.h"
@@ -38,11 +40,7 @@
 #define QUEUE_MAX_EVENTS 64
 #define QUEUE_MAX_BYTES ((size_t)4 << 20)
 
-/* Room for a document id in a log line (see log_id). */
-#define LOG_ID_SIZE 65
-
-/* Scratch buffers larger than this are freed after use instead of kept. */
-#define SCRATCH_KEEP ((size_t)1 << 20)
+#define LOG_ID_SIZE APP_YDOC_LOG_ID_SIZE
 
 static const char ERR_JOIN[] = "{\"message\":\"Failed to join document\"}";
 
@@ -69,7 +67,8 @@ struct app_ydoc {
     sioc_nsp_t *nsp;
     store_t *store;
     uv_loop_t *loop;
-    app_ydoc_store_t *st;          /* documents and saves */
+    app_ydoc_store_t *st;          /* documents and saves (this node's copy) */
+    app_ydoc_redis_t *yr;          /* the shared documents, NULL without Redis */
     uv_timer_t timer;              /* fires at the earliest save deadline */
     op_t *ops;                     /* store requests in flight */
     ysock_t *socks;                /* sockets with ydoc state */
@@ -90,13 +89,8 @@ struct ysock {
     ysock_t **pprev;
 };
 
-/* An event's first argument and its binary attachments. */
-typedef struct msg {
-    slice_t json;            /* raw JSON of the payload */
-    const sioc_args_t *args; /* the live arguments, or NULL for a replayed copy */
-    const slice_t *bins;     /* a replayed copy's attachments */
-    size_t n_bins;
-} msg_t;
+/* An event's first argument and its binary attachments (app_ydoc_wire.h). */
+typedef app_ydoc_msg_t msg_t;
 
 /* A queued event (copied): the payload, then the attachments, in one allocation. */
 struct qev {
@@ -133,6 +127,13 @@ typedef struct recheck {
     char *doc_id;
     char user_id[APP_YDOC_USER_ID_SIZE];
 } recheck_t;
+
+/* A ydoc:document:state waiting for the shared updates (Redis). */
+typedef struct state_fetch {
+    op_t op;
+    sioc_socket_t *s; /* referenced */
+    char *doc_id;
+} state_fetch_t;
 
 /* One note write. */
 typedef struct save_op {
@@ -175,20 +176,6 @@ static void ack(sioc_socket_t *s, int64_t ack_id)
         sioc_socket_ack(s, ack_id, sioc_json(""));
 }
 
-static void scratch_done(buf_t *b)
-{
-    if (b->len > SCRATCH_KEEP)
-        buf_dispose(b);
-    else
-        buf_clear(b);
-}
-
-static sioc_data_t out_data(const buf_t *b)
-{
-    sioc_data_t d = {(const char *)buf_data(b), b->len, NULL, 0};
-    return d;
-}
-
 /* Emits the JSON in `b` to a document's room, except to `except` when given. */
 static void emit_room(app_ydoc_t *y, sioc_socket_t *except, const char *room, const char *ev,
                       const buf_t *b)
@@ -196,38 +183,9 @@ static void emit_room(app_ydoc_t *y, sioc_socket_t *except, const char *room, co
     const char *rooms[1] = {room};
     sioc_to_t to = {.rooms = rooms, .n_rooms = 1};
     if (except)
-        sioc_socket_broadcast(except, &to, ev, out_data(b));
+        sioc_socket_broadcast(except, &to, ev, app_ydoc_wire_data(b));
     else
-        sioc_emit(y->nsp, &to, ev, out_data(b));
-}
-
-/* Writes 0..255 in decimal. */
-static char *put_u8(char *p, unsigned v)
-{
-    if (v >= 100) {
-        *p++ = (char)('0' + v / 100);
-        v %= 100;
-        *p++ = (char)('0' + v / 10);
-    } else if (v >= 10) {
-        *p++ = (char)('0' + v / 10);
-    }
-    *p++ = (char)('0' + v % 10);
-    return p;
-}
-
-/* Appends bytes as a JSON array of numbers, as JSON.stringify(Array.from(u8)) writes. */
-static void append_byte_array(buf_t *out, slice_t bytes)
-{
-    char *w = (char *)buf_reserve(out, bytes.len * 4 + 2);
-    char *p = w;
-    *p++ = '[';
-    for (size_t i = 0; i < bytes.len; i++) {
-        if (i)
-            *p++ = ',';
-        p = put_u8(p, bytes.ptr[i]);
-    }
-    *p++ = ']';
-    buf_commit(out, (size_t)(p - w));
+        sioc_emit(y->nsp, &to, ev, app_ydoc_wire_data(b));
 }
 
 /* ------------------------------------------------------------------ payloads */
@@ -259,100 +217,6 @@ static bool parse_fields(slice_t json, fields_t *f)
 }
 
 /*
- * Decodes document_id into `id` (APP_YDOC_MAX_ID + 1 bytes, NUL-terminated) and applies
- * Open WebUI's normalize_document_id: a leading "note_" becomes "note:", so both
- * spellings address the one document that is access-checked. Returns the length, or -1
- * for a missing, non-string, empty, over-long or NUL-carrying id.
- */
-static long doc_id_of(const fields_t *f, char *id)
-{
-    size_t n;
-    if (f->document_id.type != JSON_STRING ||
-        json_string_unescape(f->document_id.raw, (uint8_t *)id, APP_YDOC_MAX_ID, &n) != 0)
-        return -1;
-    if (n == 0 || memchr(id, '\0', n))
-        return -1;
-    id[n] = '\0';
-    if (n >= 5 && memcmp(id, "note_", 5) == 0)
-        id[4] = ':';
-    return (long)n;
-}
-
-/* The note id of a "note:<id>" document (the text between the first and the second ':',
- * as Python's document_id.split(":")[1]); ptr NULL for other documents. */
-static slice_t note_id_of(const char *id, size_t n)
-{
-    if (n < 5 || memcmp(id, "note:", 5) != 0)
-        return slice_make(NULL, 0);
-    const char *p = id + 5;
-    const char *colon = memchr(p, ':', n - 5);
-    return slice_make(p, colon ? (size_t)(colon - p) : n - 5);
-}
-
-/* Attachment `n` of the event; false when there is no such attachment. */
-static bool msg_bin(const msg_t *m, int64_t n, slice_t *out)
-{
-    if (m->args) {
-        if (n < 0 || (uint64_t)n >= sioc_args_bin_count(m->args))
-            return false;
-        sioc_str_t b = sioc_args_bin(m->args, (size_t)n);
-        *out = slice_make(b.ptr, b.len);
-        return true;
-    }
-    if (n < 0 || (uint64_t)n >= m->n_bins)
-        return false;
-    *out = m->bins[n];
-    return true;
-}
-
-/* A Socket.IO binary placeholder {"_placeholder":true,"num":N}: the attachment it
- * stands for. False for any other object. */
-static bool placeholder_bin(const msg_t *m, slice_t obj, slice_t *out)
-{
-    json_iter_t it;
-    json_value_t k, v;
-    const char *err;
-    bool flag = false;
-    int64_t num = -1;
-    if (json_object_begin(&it, obj, &err) != 0)
-        return false;
-    while (json_object_next(&it, &k, &v, &err) == 1) {
-        if (json_string_eq(k.raw, SLICE_LIT("_placeholder")))
-            flag = v.type == JSON_TRUE;
-        else if (json_string_eq(k.raw, SLICE_LIT("num")) &&
-                 (v.type != JSON_NUMBER || json_number_to_i64(v.raw, &num) != 0))
-            num = -1;
-    }
-    return flag && msg_bin(m, num, out);
-}
-
-/* An int array (every element an integer 0..255) into `b`. */
-static bool decode_int_array(slice_t raw, buf_t *b, slice_t *out)
-{
-    buf_clear(b);
-    /* every element but the last takes at least two bytes ("0,"), brackets two more */
-    uint8_t *w = buf_try_reserve(b, raw.len / 2 + 1);
-    json_iter_t it;
-    json_value_t e;
-    const char *err;
-    size_t n = 0;
-    int r;
-    if (!w || json_array_begin(&it, raw, &err) != 0)
-        return false;
-    while ((r = json_array_next(&it, &e, &err)) == 1) {
-        int64_t v;
-        if (e.type != JSON_NUMBER || json_number_to_i64(e.raw, &v) != 0 || v < 0 || v > 255)
-            return false;
-        w[n++] = (uint8_t)v;
-    }
-    if (r != 0)
-        return false;
-    buf_commit(b, n);
-    *out = buf_slice(b);
-    return true;
-}
-
-/*
  * The bytes of an "update": a JSON int array (Array.from(u8), the editor's usual form) or
  * a binary attachment (the re-sync path sends the raw Uint8Array, spec §3.8). `*binary`
  * tells which, since only the array's raw JSON can be relayed as it came.
@@ -361,44 +225,8 @@ static bool update_bytes(app_ydoc_t *y, const msg_t *m, json_value_t v, slice_t 
 {
     *binary = v.type == JSON_OBJECT;
     if (v.type == JSON_ARRAY)
-        return decode_int_array(v.raw, &y->bytes, out);
-    return *binary && placeholder_bin(m, v.raw, out);
-}
-
-/* Python truthiness of `data` for the save, restricted to what NoteUpdateForm accepts:
- * a JSON object with at least one member. */
-static bool is_nonempty_object(json_value_t v)
-{
-    if (v.type != JSON_OBJECT)
-        return false;
-    size_t p = json_skip_ws(v.raw, 1);
-    return p < v.raw.len && v.raw.ptr[p] != '}';
-}
-
-/* Appends a client-supplied value as it came, or the default string when it is absent. */
-static void append_or(buf_t *o, json_value_t v, const char *dflt)
-{
-    if (v.type != JSON_INVALID)
-        buf_append_slice(o, v.raw);
-    else
-        json_append_string(o, slice_from_cstr(dflt));
-}
-
-/* A client-chosen id fit for a one-line log entry: at most 64 bytes, and no control
- * characters (a newline in a document id must not forge a log line). */
-static const char *log_id(const char *id, char out[LOG_ID_SIZE])
-{
-    size_t n = 0;
-    for (; id[n] && n < LOG_ID_SIZE - 1; n++)
-        out[n] = (unsigned char)id[n] < 0x20 || id[n] == 0x7f ? '?' : id[n];
-    out[n] = '\0';
-    return out;
-}
-
-static void append_doc_key(buf_t *o, const char *id, size_t n)
-{
-    buf_append_cstr(o, "{\"document_id\":");
-    json_append_string(o, slice_make(id, n));
+        return app_ydoc_wire_decode_bytes(v.raw, &y->bytes, out);
+    return *binary && app_ydoc_wire_placeholder(m, v.raw, out);
 }
 
 /* ------------------------------------------------------------------ join, state */
@@ -423,27 +251,27 @@ static int send_state(app_ydoc_t *y, sioc_socket_t *s, app_ydoc_doc_t *d)
     if (app_ydoc_doc_state(y->st, d, &state) != APP_YDOC_OK)
         return -1;
     buf_t *o = &y->out;
-    append_doc_key(o, app_ydoc_doc_id(d), strlen(app_ydoc_doc_id(d)));
+    app_ydoc_wire_append_doc_key(o, app_ydoc_doc_id(d), strlen(app_ydoc_doc_id(d)));
     buf_append_cstr(o, ",\"state\":");
-    append_byte_array(o, state);
+    app_ydoc_wire_append_bytes(o, state);
     buf_append_cstr(o, ",\"sessions\":");
     app_ydoc_doc_sessions_json(d, o);
     buf_append_byte(o, '}');
-    sioc_socket_emit(s, "ydoc:document:state", out_data(o));
-    scratch_done(o);
+    sioc_socket_emit(s, "ydoc:document:state", app_ydoc_wire_data(o));
+    app_ydoc_wire_scratch_done(o);
     return 0;
 }
 
 /* The ydoc:user:joined payload: identity fields as the client sent them (spec §3.8 5). */
 static void build_ident(buf_t *o, const ev_t *e)
 {
-    append_doc_key(o, e->id, e->id_len);
+    app_ydoc_wire_append_doc_key(o, e->id, e->id_len);
     buf_append_cstr(o, ",\"user_id\":");
-    append_or(o, e->f->user_id, sioc_socket_id(e->s));
+    app_ydoc_wire_append_or(o, e->f->user_id, sioc_socket_id(e->s));
     buf_append_cstr(o, ",\"user_name\":");
-    append_or(o, e->f->user_name, "Anonymous");
+    app_ydoc_wire_append_or(o, e->f->user_name, "Anonymous");
     buf_append_cstr(o, ",\"user_color\":");
-    append_or(o, e->f->user_color, "#000000");
+    app_ydoc_wire_append_or(o, e->f->user_color, "#000000");
     buf_append_byte(o, '}');
 }
 
@@ -458,10 +286,14 @@ static void emit_join_error(sioc_socket_t *s)
  * sends both again, as Open WebUI does.
  */
 static void do_join(app_ydoc_t *y, sioc_socket_t *s, ysock_t *ys, slice_t id, bool can_write,
-                    const char *user_id, const buf_t *ident)
+                    const char *user_id, const buf_t *ident, const slice_t *ups, size_t n_ups)
 {
     bool added;
     app_ydoc_member_t *mbr = app_ydoc_store_join(y->st, id, &ys->peer, &added);
+    yjs_error_t err;
+    for (size_t i = 0; i < n_ups; i++) /* other nodes' edits (Redis); duplicates merge away */
+        if (app_ydoc_doc_append(y->st, app_ydoc_member_doc(mbr), ups[i], &err) != APP_YDOC_OK)
+            LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc: a stored update was skipped");
     app_ydoc_access_t *acc = app_ydoc_member_access(mbr);
     acc->can_write = can_write;
     acc->checked_ms = uv_now(y->loop);
@@ -471,7 +303,7 @@ static void do_join(app_ydoc_t *y, sioc_socket_t *s, ysock_t *ys, slice_t id, bo
     if (send_state(y, s, d) != 0) {
         char lid[LOG_ID_SIZE];
         LOG(LOG_ERROR, "ydoc %s: out of memory merging %s", sioc_socket_id(s),
-            log_id(app_ydoc_doc_id(d), lid));
+            app_ydoc_wire_log_id(app_ydoc_doc_id(d), lid));
         emit_join_error(s);
         return;
     }
@@ -517,11 +349,11 @@ static void replay(app_ydoc_t *y, join_t *j)
 }
 
 /*
- * Both access answers are in (or the module or the socket went away meanwhile). A
- * database failure is Open WebUI's "exception" path (the `error` event); a missing note
- * or no read access is silently ignored (spec §3.8 2).
+ * The join is settled (or the module or the socket went away meanwhile). A database
+ * failure is Open WebUI's "exception" path (the `error` event); a missing note or no
+ * read access is silently ignored (spec §3.8 2). `ups` are the shared updates (Redis).
  */
-static void finish_join(join_t *j)
+static void complete_join(join_t *j, const slice_t *ups, size_t n_ups)
 {
     app_ydoc_t *y = j->op.y;
     op_unlink(&j->op);
@@ -534,10 +366,11 @@ static void finish_join(join_t *j)
         if (failed)
             emit_join_error(j->s);
         else if (j->can_read)
-            do_join(y, j->s, ys, slice_from_cstr(j->doc_id), j->can_write, j->user_id, &j->ident);
+            do_join(y, j->s, ys, slice_from_cstr(j->doc_id), j->can_write, j->user_id, &j->ident,
+                    ups, n_ups);
         else
             LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: join of %s refused (%s)",
-                            sioc_socket_id(j->s), log_id(j->doc_id, lid),
+                            sioc_socket_id(j->s), app_ydoc_wire_log_id(j->doc_id, lid),
                             j->read_status == STORE_ENOTFOUND ? "no such note" : "no access");
         ack(j->s, j->ack_id);
         replay(y, j);
@@ -547,6 +380,25 @@ static void finish_join(join_t *j)
     free(j->doc_id);
     sioc_socket_unref(j->s);
     free(j);
+}
+
+static void on_shared_updates(int status, const slice_t *ups, size_t n, void *arg)
+{
+    (void)status; /* Redis failed: the join is served from this node's copy */
+    complete_join(arg, ups, n);
+}
+
+/* Both access answers are in: with Redis, the shared state is fetched first (the join
+ * stays pending meanwhile, so the socket's next events still wait behind it). */
+static void finish_join(join_t *j)
+{
+    app_ydoc_t *y = j->op.y;
+    bool ok = j->read_status == STORE_OK && j->can_read &&
+              (j->write_status == STORE_OK || j->write_status == STORE_ENOTFOUND);
+    if (y && y->yr && j->ys && ok && sioc_socket_is_connected(j->s) &&
+        app_ydoc_redis_join(y->yr, j->doc_id, sioc_socket_id(j->s), on_shared_updates, j) == 0)
+        return;
+    complete_join(j, NULL, 0);
 }
 
 static void on_access_read(int status, bool flag, void *arg)
@@ -575,11 +427,11 @@ static void on_access_write(int status, bool flag, void *arg)
  */
 static bool handle_join(const ev_t *e)
 {
-    slice_t note = note_id_of(e->id, e->id_len);
-    if (!note.ptr) {
+    slice_t note = app_ydoc_wire_note_id(e->id, e->id_len);
+    if (!note.ptr && !e->y->yr) {
         buf_t ident = BUF_INIT;
         build_ident(&ident, e);
-        do_join(e->y, e->s, e->ys, slice_make(e->id, e->id_len), true, e->u->id, &ident);
+        do_join(e->y, e->s, e->ys, slice_make(e->id, e->id_len), true, e->u->id, &ident, NULL, 0);
         buf_dispose(&ident);
         return false;
     }
@@ -588,8 +440,9 @@ static bool handle_join(const ev_t *e)
                         sioc_socket_id(e->s));
         return false;
     }
-    char note_id[APP_YDOC_MAX_ID + 1];
-    memcpy(note_id, note.ptr, note.len);
+    char note_id[APP_YDOC_MAX_ID + 1] = "";
+    if (note.ptr) /* (memcpy from NULL would let the compiler drop the check below) */
+        memcpy(note_id, note.ptr, note.len);
     note_id[note.len] = '\0';
     join_t *j = xcalloc(1, sizeof *j);
     j->ys = e->ys;
@@ -603,13 +456,40 @@ static bool handle_join(const ev_t *e)
     build_ident(&j->ident, e);
     snprintf(j->user_id, sizeof j->user_id, "%s", e->u->id);
     j->ack_id = e->ack_id;
-    j->waiting = 2;
     op_link(e->y, &j->op);
+    if (!note.ptr) { /* a free-form document with Redis: no access check, only the fetch */
+        j->can_read = j->can_write = true;
+        finish_join(j);
+        return true;
+    }
+    j->waiting = 2;
     store_note_access(e->y->store, note_id, e->u->id, e->u->is_admin, STORE_READ, on_access_read,
                       j);
     store_note_access(e->y->store, note_id, e->u->id, e->u->is_admin, STORE_WRITE, on_access_write,
                       j);
     return true;
+}
+
+/* The shared updates for a ydoc:document:state: merged into this node's copy (other
+ * nodes' edits reach this one's clients, not its copy), then the state as without Redis. */
+static void on_state_fetched(int status, const slice_t *ups, size_t n, void *arg)
+{
+    (void)status; /* Redis failed: this node's copy is what there is */
+    state_fetch_t *f = arg;
+    app_ydoc_t *y = f->op.y;
+    op_unlink(&f->op);
+    void **slot = y && sioc_socket_is_connected(f->s) ? app_socket_ydoc_slot(f->s) : NULL;
+    ysock_t *ys = slot ? *slot : NULL;
+    app_ydoc_member_t *mbr = ys ? app_ydoc_peer_find(&ys->peer, slice_from_cstr(f->doc_id)) : NULL;
+    app_ydoc_doc_t *d = mbr ? app_ydoc_member_doc(mbr) : NULL;
+    yjs_error_t err;
+    for (size_t i = 0; d && i < n; i++)
+        app_ydoc_doc_append(y->st, d, ups[i], &err); /* a bad one is skipped */
+    if (d && app_ydoc_doc_has_updates(d) && send_state(y, f->s, d) != 0)
+        LOG(LOG_ERROR, "ydoc %s: out of memory merging a state", sioc_socket_id(f->s));
+    free(f->doc_id);
+    sioc_socket_unref(f->s);
+    free(f);
 }
 
 /* ydoc:document:state: the state again, for a member of a document that has updates
@@ -618,11 +498,23 @@ static void handle_state(const ev_t *e)
 {
     char lid[LOG_ID_SIZE];
     app_ydoc_member_t *mbr = app_ydoc_peer_find(&e->ys->peer, slice_make(e->id, e->id_len));
+    if (mbr && e->y->yr) {
+        state_fetch_t *f = xcalloc(1, sizeof *f);
+        f->s = e->s;
+        f->doc_id = xstrndup(e->id, e->id_len);
+        if (app_ydoc_redis_fetch(e->y->yr, f->doc_id, on_state_fetched, f) == 0) {
+            sioc_socket_ref(e->s);
+            op_link(e->y, &f->op);
+            return;
+        }
+        free(f->doc_id);
+        free(f);
+    }
     if (!mbr || !app_ydoc_doc_has_updates(app_ydoc_member_doc(mbr)))
         return;
     if (send_state(e->y, e->s, app_ydoc_member_doc(mbr)) != 0)
         LOG(LOG_ERROR, "ydoc %s: out of memory merging %s", sioc_socket_id(e->s),
-            log_id(e->id, lid));
+            app_ydoc_wire_log_id(e->id, lid));
 }
 
 /* ------------------------------------------------------------------ write permission */
@@ -764,52 +656,56 @@ static void handle_update(const ev_t *e)
     app_ydoc_t *y = e->y;
     const char *sid = sioc_socket_id(e->s);
     app_ydoc_member_t *mbr = app_ydoc_peer_find(&e->ys->peer, slice_make(e->id, e->id_len));
-    slice_t note = note_id_of(e->id, e->id_len);
+    slice_t note = app_ydoc_wire_note_id(e->id, e->id_len);
     slice_t bytes;
     bool binary;
     yjs_error_t err;
     char lid[LOG_ID_SIZE];
     if (!mbr || (note.ptr && !may_write(e, mbr, note))) {
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: update of %s dropped: %s", sid,
-                        log_id(e->id, lid), mbr ? "no write access" : "not in the document");
+                        app_ydoc_wire_log_id(e->id, lid),
+                        mbr ? "no write access" : "not in the document");
         return;
     }
     if (!update_bytes(y, e->m, e->f->update, &bytes, &binary)) {
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: update of %s is not a byte array", sid,
-                        log_id(e->id, lid));
+                        app_ydoc_wire_log_id(e->id, lid));
         return;
     }
     app_ydoc_doc_t *d = app_ydoc_member_doc(mbr);
     int rc = app_ydoc_doc_append(y->st, d, bytes, &err);
+    if (rc == APP_YDOC_OK && y->yr)
+        app_ydoc_redis_append(y->yr, e->id, bytes);
     if (rc != APP_YDOC_OK) {
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: update of %s dropped: %s", sid,
-                        log_id(e->id, lid),
+                        app_ydoc_wire_log_id(e->id, lid),
                         rc == APP_YDOC_EINVAL  ? err.msg
                         : rc == APP_YDOC_EFULL ? "document too large"
                                                : "out of memory");
-        scratch_done(&y->bytes);
+        app_ydoc_wire_scratch_done(&y->bytes);
         return;
     }
     buf_t *o = &y->out;
-    append_doc_key(o, e->id, e->id_len);
+    app_ydoc_wire_append_doc_key(o, e->id, e->id_len);
     buf_append_cstr(o, ",\"user_id\":");
-    append_or(o, e->f->user_id, sid);
+    app_ydoc_wire_append_or(o, e->f->user_id, sid);
     buf_append_cstr(o, ",\"update\":");
     if (binary)
-        append_byte_array(o, bytes);
+        app_ydoc_wire_append_bytes(o, bytes);
     else
         buf_append_slice(o, e->f->update.raw);
     buf_append_cstr(o, ",\"socket_id\":");
     json_append_string(o, slice_from_cstr(sid));
     buf_append_byte(o, '}');
     emit_room(y, e->s, app_ydoc_doc_room(d), "ydoc:document:update", o);
-    scratch_done(o);
-    scratch_done(&y->bytes);
-    if (!note.ptr || !is_nonempty_object(e->f->data))
+    app_ydoc_wire_scratch_done(o);
+    app_ydoc_wire_scratch_done(&y->bytes);
+    if (!note.ptr || !app_ydoc_wire_is_nonempty_object(e->f->data))
         return;
     if (app_ydoc_save_schedule(y->st, d, note, e->f->data.raw, e->u->id, e->u->is_admin,
                                uv_now(y->loop), y->flushing ? 0 : APP_YDOC_SAVE_DELAY_MS) != 0)
-        LOG(LOG_ERROR, "ydoc %s: out of memory keeping the save of %s", sid, log_id(e->id, lid));
+        LOG(LOG_ERROR, "ydoc %s: out of memory keeping the save of %s", sid,
+            app_ydoc_wire_log_id(e->id, lid));
     if (y->flushing)
         run_saves(y, true);
     else
@@ -826,14 +722,16 @@ static void handle_leave(const ev_t *e)
     char room[APP_YDOC_MAX_ID + 8];
     snprintf(room, sizeof room, "%s", app_ydoc_doc_room(app_ydoc_member_doc(mbr)));
     buf_t *o = &e->y->out;
-    append_doc_key(o, e->id, e->id_len);
+    app_ydoc_wire_append_doc_key(o, e->id, e->id_len);
     buf_append_cstr(o, ",\"user_id\":");
     json_append_string(o, slice_from_cstr(e->u->id));
     buf_append_byte(o, '}');
     sioc_socket_leave(e->s, room);
     app_ydoc_store_leave(e->y->st, mbr);
+    if (e->y->yr)
+        app_ydoc_redis_leave(e->y->yr, e->id, sioc_socket_id(e->s));
     emit_room(e->y, NULL, room, "ydoc:user:left", o);
-    scratch_done(o);
+    app_ydoc_wire_scratch_done(o);
 }
 
 /* ydoc:awareness:update: relayed to the rest of the room with the authenticated user id,
@@ -846,17 +744,17 @@ static void handle_awareness(const ev_t *e)
     if (!mbr || upd.type == JSON_INVALID)
         return;
     buf_t *o = &e->y->out;
-    append_doc_key(o, e->id, e->id_len);
+    app_ydoc_wire_append_doc_key(o, e->id, e->id_len);
     buf_append_cstr(o, ",\"user_id\":");
     json_append_string(o, slice_from_cstr(e->u->id));
     buf_append_cstr(o, ",\"update\":");
-    if (upd.type == JSON_OBJECT && placeholder_bin(e->m, upd.raw, &bytes))
-        append_byte_array(o, bytes);
+    if (upd.type == JSON_OBJECT && app_ydoc_wire_placeholder(e->m, upd.raw, &bytes))
+        app_ydoc_wire_append_bytes(o, bytes);
     else
         buf_append_slice(o, upd.raw);
     buf_append_byte(o, '}');
     emit_room(e->y, e->s, app_ydoc_doc_room(app_ydoc_member_doc(mbr)), "ydoc:awareness:update", o);
-    scratch_done(o);
+    app_ydoc_wire_scratch_done(o);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -870,7 +768,7 @@ static void enqueue(app_ydoc_t *y, join_t *j, sioc_socket_t *s, enum kind k, con
     size_t size = sizeof(qev_t) + n_bins * sizeof(slice_t) + m->json.len;
     slice_t b;
     for (size_t i = 0; i < n_bins; i++)
-        size += msg_bin(m, (int64_t)i, &b) ? b.len : 0;
+        size += app_ydoc_wire_bin(m, (int64_t)i, &b) ? b.len : 0;
     qev_t *q = NULL;
     if (j->q_count < QUEUE_MAX_EVENTS && j->q_bytes + size <= QUEUE_MAX_BYTES)
         q = try_malloc(size);
@@ -887,7 +785,7 @@ static void enqueue(app_ydoc_t *y, join_t *j, sioc_socket_t *s, enum kind k, con
     q->bins = (slice_t *)q->data;
     uint8_t *p = q->data + n_bins * sizeof(slice_t);
     for (size_t i = 0; i < n_bins; i++) {
-        if (!msg_bin(m, (int64_t)i, &b))
+        if (!app_ydoc_wire_bin(m, (int64_t)i, &b))
             b = slice_make(NULL, 0);
         if (b.len)
             memcpy(p, b.ptr, b.len);
@@ -930,7 +828,8 @@ static void dispatch(app_ydoc_t *y, sioc_socket_t *s, enum kind k, const msg_t *
     long n = -1;
     if (!u || !slot)
         goto out_ack;
-    if (!parse_fields(m->json, &f) || (n = doc_id_of(&f, id)) < 0) {
+    if (!parse_fields(m->json, &f) ||
+        (n = app_ydoc_wire_doc_id(f.document_id, id, APP_YDOC_MAX_ID)) < 0) {
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: %s without a usable document_id",
                         sioc_socket_id(s), KIND_NAME[k]);
         if (k == EV_JOIN)
@@ -1007,6 +906,7 @@ app_ydoc_t *app_ydoc_register(app_t *app)
     }
     y->timer.data = y;
     y->st = app_ydoc_store_new();
+    y->yr = app_ydoc_redis_new(app_redis_of(app));
     for (size_t k = 0; k < sizeof KIND_NAME / sizeof KIND_NAME[0]; k++)
         sioc_on(y->nsp, KIND_NAME[k], on_event, y);
     return y;
@@ -1016,6 +916,8 @@ app_ydoc_t *app_ydoc_register(app_t *app)
  * finish on their own and find themselves cancelled). */
 static void ysock_free(app_ydoc_t *y, ysock_t *ys)
 {
+    if (y->yr && ys->peer.members)
+        app_ydoc_redis_leave_all(y->yr, ys->peer.sid);
     app_ydoc_store_leave_all(y->st, &ys->peer);
     while (ys->joins) {
         join_t *j = ys->joins;
@@ -1038,6 +940,12 @@ void app_ydoc_on_disconnect(app_ydoc_t *y, sioc_socket_t *s)
         return;
     *slot = NULL;
     ysock_free(y, ys);
+}
+
+void app_ydoc_resync(app_ydoc_t *y)
+{
+    if (y && y->yr)
+        app_ydoc_redis_resync(y->yr, y->st);
 }
 
 void app_ydoc_flush_all(app_ydoc_t *y, void (*done)(void *arg), void *arg)
@@ -1073,6 +981,8 @@ void app_ydoc_free(app_ydoc_t *y)
         ysock_free(y, y->socks);
     app_ydoc_store_free(y->st);
     y->st = NULL;
+    app_ydoc_redis_free(y->yr);
+    y->yr = NULL;
     buf_dispose(&y->out);
     buf_dispose(&y->bytes);
     uv_close((uv_handle_t *)&y->timer, on_timer_closed);

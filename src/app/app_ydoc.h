@@ -7,7 +7,11 @@
  * `data.content` (openwebui-protocol.md §3.8, §3.9, §4, §5.5, §5.6, §8.3, newest
  * behaviour). The document store is in memory (app_ydoc_store.h): one merged Yjs update
  * per document, compacted with the C merge of src/yjs, cleared when the last editor
- * leaves, as Open WebUI's YdocManager does without Redis.
+ * leaves, as Open WebUI's YdocManager does without Redis. With WEBSOCKET_MANAGER=redis
+ * the documents are shared in Redis under Open WebUI's keys (app_ydoc_redis.h): every
+ * join fetches the stored updates of all nodes into this node's copy, every accepted
+ * update is appended there too, and leaves/disconnects maintain the users sets; when
+ * Redis is down the node serves its own copy.
  *
  * Behaviour worth knowing (details at each handler in the .c):
  *   - join checks READ access for `note:<id>` documents (admin, owner, read grant) and, in
@@ -56,6 +60,14 @@ app_ydoc_t *app_ydoc_register(app_t *app);
  * emits (spec §3.9). Safe for sockets that never touched a document. NULL-safe `y`.
  */
 void app_ydoc_on_disconnect(app_ydoc_t *y, sioc_socket_t *s);
+
+/**
+ * Redis (WEBSOCKET_MANAGER=redis) is reachable again: writes this node's documents back
+ * (each document's merged state as one update, and its local members into the users and
+ * reverse-index sets), so a Redis that restarted empty holds them again. NULL-safe; a
+ * no-op without Redis.
+ */
+void app_ydoc_resync(app_ydoc_t *y);
 
 /**
  * Shutdown: starts every pending debounced save now and calls `done(arg)` once every save

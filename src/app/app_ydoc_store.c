@@ -265,6 +265,28 @@ size_t app_ydoc_doc_members(const app_ydoc_doc_t *d)
     return d->n_members;
 }
 
+app_ydoc_doc_t *app_ydoc_store_next_doc(const app_ydoc_store_t *st, const app_ydoc_doc_t *prev)
+{
+    if (prev && prev->hnext)
+        return prev->hnext;
+    size_t b = prev ? (size_t)(prev->hash & (st->n_buckets - 1)) + 1 : 0;
+    for (; b < st->n_buckets; b++)
+        if (st->buckets[b])
+            return st->buckets[b];
+    return NULL;
+}
+
+const app_ydoc_member_t *app_ydoc_doc_next_member(const app_ydoc_doc_t *d,
+                                                  const app_ydoc_member_t *prev)
+{
+    return prev ? prev->dnext : d->first;
+}
+
+const char *app_ydoc_member_sid(const app_ydoc_member_t *m)
+{
+    return m->peer->sid;
+}
+
 void app_ydoc_doc_sessions_json(const app_ydoc_doc_t *d, buf_t *out)
 {
     buf_append_byte(out, '[');

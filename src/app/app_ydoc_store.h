@@ -151,6 +151,17 @@ const char *app_ydoc_doc_room(const app_ydoc_doc_t *d);
 /** Number of members. */
 size_t app_ydoc_doc_members(const app_ydoc_doc_t *d);
 
+/** Iterates the documents: the first one (`prev` NULL) or the one after `prev`, in no
+ *  particular order; NULL at the end. The store must not change during the walk. */
+app_ydoc_doc_t *app_ydoc_store_next_doc(const app_ydoc_store_t *st, const app_ydoc_doc_t *prev);
+
+/** Iterates a document's members in join order (`prev` NULL for the first). */
+const app_ydoc_member_t *app_ydoc_doc_next_member(const app_ydoc_doc_t *d,
+                                                  const app_ydoc_member_t *prev);
+
+/** The sid of a member's peer. */
+const char *app_ydoc_member_sid(const app_ydoc_member_t *m);
+
 /** Appends the members' sids as a JSON array of strings, in join order. */
 void app_ydoc_doc_sessions_json(const app_ydoc_doc_t *d, buf_t *out);
 

@@ -679,3 +679,29 @@ store_chat_event_t store_chat_event_from_name(const char *type)
             return names[i].type;
     return 0;
 }
+
+/* ------------------------------------------------------------------ for other store files
+ * The request machinery, exported inside the store layer for the query files that live
+ * outside this one (store_rest_*.c, the REST engineer's): same semantics as the static
+ * helpers above. */
+
+store_req_t *store__req_new(store_t *s, const char *name, store_op_fn op, store_done_fn done,
+                            store_cb_t cb, void *arg)
+{
+    return new_req(s, name, op, done, cb, arg);
+}
+
+void store__req_str(store_req_t *r, int i, const char *v, bool required)
+{
+    req_str(r, i, v, required);
+}
+
+void store__req_submit(store_t *s, store_req_t *r)
+{
+    submit(s, r);
+}
+
+unsigned store_inflight(const store_t *s)
+{
+    return s->inflight;
+}

@@ -285,6 +285,21 @@ void store_chat_mark_read(store_t *s, const char *chat_id, const char *user_id, 
                           void *arg);
 
 /**
+ * [latest] Chats.update_chat_last_read_at_by_id with the unread bookkeeping of the
+ * `events:chat` handler (spec §3.7): when `user_id` owns chat `chat_id`, sets
+ * chat.last_read_at = `now_s` and answers the JSON object
+ *   {"last_read_at": now_s, "was_unread": bool[, "folder_unread_counts": {id: n, ...}]}
+ * where the chat was unread if its last_read_at was NULL or older than its updated_at, and
+ * folder_unread_counts (present only then) maps every folder of the user (table `folder`,
+ * chats linked by chat.folder_id) to its unread, non-archived chats after this read,
+ * counts rolled up through parent folders (parent_id). STORE_ENOTFOUND when the chat does
+ * not exist or is not the user's; STORE_ENOTSUP without chat.last_read_at. The JSON is
+ * borrowed for the callback. (store_folders.c)
+ */
+void store_chat_read(store_t *s, const char *chat_id, const char *user_id, int64_t now_s,
+                     store_json_cb cb, void *arg);
+
+/**
  * Chats.upsert_message_to_chat_by_id_and_message_id: merges the JSON object `fields` into
  * chat.chat.history.messages[message_id] (creating the message with id, parentId,
  * childrenIds, role and timestamp inferred when missing, and linking it into its parent's
@@ -307,5 +322,8 @@ void store_chat_event(store_t *s, const char *chat_id, const char *message_id,
 /** Maps an emitter event type name ("status", "message", "replace", "embeds", "files",
  *  "source", "citation") to store_chat_event_t; 0 for names that do not persist. */
 store_chat_event_t store_chat_event_from_name(const char *type);
+
+/** Requests issued and not yet called back (the database queue depth, for stats). */
+unsigned store_inflight(const store_t *s);
 
 #endif

@@ -147,4 +147,14 @@ int store__op_chat_event(store_db_t *db, store_req_t *r);
     " OR (g.principal_type = 'group' AND g.principal_id IN (SELECT gm.group_id FROM"               \
     " group_member gm JOIN \"group\" gr ON gr.id = gm.group_id WHERE gm.user_id = " user ")))"
 
+/* The request machinery of store.c, for query files outside it (store_rest_*.c): create a
+ * request (its status is STORE_ECANCELED when the store is closing), copy string argument
+ * `i` into r->s[i] (a failure is reported through the callback), and queue it (or, in
+ * synchronous mode, run it and call back now). The done function reads the callback
+ * member it set and the result fields; req_free releases every result field. */
+store_req_t *store__req_new(store_t *s, const char *name, store_op_fn op, store_done_fn done,
+                            store_cb_t cb, void *arg);
+void store__req_str(store_req_t *r, int i, const char *v, bool required);
+void store__req_submit(store_t *s, store_req_t *r);
+
 #endif

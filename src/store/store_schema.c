@@ -59,6 +59,10 @@ static const char *const ddl[] = {
     " created_at BIGINT, updated_at BIGINT, share_id TEXT UNIQUE, archived BOOLEAN,"
     " pinned BOOLEAN, meta JSON DEFAULT '{}', folder_id TEXT, tasks JSON, summary TEXT,"
     " last_read_at BIGINT)",
+    "CREATE TABLE IF NOT EXISTS folder ("
+    " id TEXT NOT NULL PRIMARY KEY, parent_id TEXT, user_id TEXT NOT NULL, name TEXT NOT NULL,"
+    " items JSON, meta JSON, data JSON, is_expanded BOOLEAN NOT NULL DEFAULT FALSE,"
+    " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS chat_message ("
     " id TEXT NOT NULL PRIMARY KEY,"
     " chat_id TEXT NOT NULL REFERENCES chat (id) ON DELETE CASCADE, user_id TEXT,"

@@ -158,6 +158,35 @@ describe('channels', () => {
         sa2.close();
     });
 
+    test('events:chat last_read_at of an unread chat: chat:list carries rolled-up folder_unread_counts', async () => {
+        // folders of a: top <- sub; chats: one unread in sub, one unread in top, one read in top
+        const top = uid(), sub = uid();
+        const now = Math.floor(Date.now() / 1000);
+        app.sql(`INSERT INTO folder (id, parent_id, user_id, name, created_at, updated_at) VALUES ('${top}', NULL, '${a.id}', 'Top', ${now}, ${now})`);
+        app.sql(`INSERT INTO folder (id, parent_id, user_id, name, created_at, updated_at) VALUES ('${sub}', '${top}', '${a.id}', 'Sub', ${now}, ${now})`);
+        const inSub = addChat(app, a.id).chatId;
+        const inSub2 = addChat(app, a.id).chatId;
+        const inTop = addChat(app, a.id).chatId;
+        const readTop = addChat(app, a.id).chatId;
+        app.sql(`UPDATE chat SET folder_id = '${sub}' WHERE id IN ('${inSub}', '${inSub2}')`);
+        app.sql(`UPDATE chat SET folder_id = '${top}' WHERE id IN ('${inTop}', '${readTop}')`);
+        app.sql(`UPDATE chat SET last_read_at = updated_at + 10 WHERE id = '${readTop}'`);
+        const sa = await joined(app, a);
+        const list = next(sa, 'events', (e) => e.data?.type === 'chat:list' && e.chat_id === inSub);
+        await sa.timeout(3000).emitWithAck('events:chat', { chat_id: inSub, data: { type: 'last_read_at' } });
+        const ev = await list;
+        // after the read: sub has inSub2 (1); top has inTop (1) + sub's 1 = 2
+        assert.equal(ev.data.data.folder_unread_counts[sub], 1);
+        assert.equal(ev.data.data.folder_unread_counts[top], 2);
+        assert.equal(typeof ev.data.data.last_read_at, 'number');
+        // the same chat again is not unread: no counts
+        const again = next(sa, 'events', (e) => e.data?.type === 'chat:list' && e.chat_id === inSub);
+        await sa.timeout(3000).emitWithAck('events:chat', { chat_id: inSub, data: { type: 'last_read_at' } });
+        const ev2 = await again;
+        assert.equal(ev2.data.data.folder_unread_counts, undefined);
+        sa.close();
+    });
+
     test('join-note: owner, read grant and admin join note:{id}; others do not', async () => {
         const note = uid();
         const now = Date.now() * 1e6;

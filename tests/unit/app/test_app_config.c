@@ -123,6 +123,7 @@ Test(app_config, bad_flags_are_errors)
         {2, {"--websocket-server-ping-interval", "0"}, "bad value"},
         {2, {"--global-log-level", "LOUD"}, "bad value"},
         {2, {"--jwt-expires-in", "soon"}, "JWT_EXPIRES_IN"},
+        {2, {"--websocket-redis-format", "msgpack"}, "bad value"},
         {1, {"positional"}, "unexpected argument"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -135,6 +136,24 @@ Test(app_config, bad_flags_are_errors)
     app_config_t c;
     char err[256];
     cr_assert_eq(load(&c, NULL, 3, help, err), 1);
+}
+
+Test(app_config, websocket_redis_format)
+{
+    app_config_t c;
+    char err[256] = "";
+    /* default: python-socketio, the format of Open WebUI's own instances */
+    cr_assert_eq(load(&c, NULL, 0, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(c.websocket_redis_format, "python-socketio");
+    char *env[] = {"WEBSOCKET_REDIS_FORMAT=socketio", NULL};
+    cr_assert_eq(load(&c, env, 0, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(c.websocket_redis_format, "socketio");
+    char *bad_env[] = {"WEBSOCKET_REDIS_FORMAT=json", NULL};
+    cr_assert_eq(load(&c, bad_env, 0, NULL, err), 0, "a bad variable is logged and defaulted");
+    cr_assert_str_eq(c.websocket_redis_format, "python-socketio");
+    char *flag[] = {"--websocket-redis-format=socketio"};
+    cr_assert_eq(load(&c, env, 1, flag, err), 0, "%s", err);
+    cr_assert_str_eq(c.websocket_redis_format, "socketio");
 }
 
 Test(app_config, parse_helpers)

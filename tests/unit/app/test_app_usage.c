@@ -101,3 +101,27 @@ Test(app_json, truthiness)
         cr_assert(app_json_truthy(v), "%s", truthy[i]);
     }
 }
+
+Test(app_usage, a_sockets_entries_can_be_walked)
+{
+    app_usage_t *u = app_usage_new();
+    app_usage_link_t *s = NULL, *other = NULL;
+    cr_assert_eq(app_usage_touch(u, &s, "alpha", 5, 100), 0);
+    cr_assert_eq(app_usage_touch(u, &s, "beta", 4, 101), 0);
+    cr_assert_eq(app_usage_touch(u, &other, "alpha", 5, 102), 0);
+    cr_assert_eq(app_usage_touch(u, &s, "alpha", 5, 103), 0);
+    char seen[64] = "";
+    int64_t sum = 0;
+    for (const app_usage_link_t *e = s; e; e = app_usage_link_next(e)) {
+        slice_t m = app_usage_link_model(e);
+        size_t n = strlen(seen);
+        snprintf(seen + n, sizeof seen - n, "%.*s;", (int)m.len, (const char *)m.ptr);
+        sum += app_usage_link_updated(e);
+    }
+    cr_assert_str_eq(seen, "beta;alpha;", "newest entry first");
+    cr_assert_eq(sum, 101 + 103, "each entry's own updated_at");
+    cr_assert_null(app_usage_link_next(NULL));
+    app_usage_drop(u, &s);
+    app_usage_drop(u, &other);
+    app_usage_free(u);
+}

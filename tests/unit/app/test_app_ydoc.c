@@ -16,6 +16,9 @@
 
 #include "../../../src/app/app_ydoc.c"
 #include "../../../src/app/app_ydoc_store.c"
+#include "../../../src/app/app_ydoc_wire.c"
+#include "../../../src/app/app_ydoc_redis.c"
+#include "../../../src/app/app_redis.c"
 #include "yjs/yjs_text.h"
 
 /* ------------------------------------------------------------------ the app stand-in */
@@ -53,6 +56,25 @@ store_t *app_store(app_t *app)
 uv_loop_t *app_loop(app_t *app)
 {
     return app->loop;
+}
+
+/* No Redis here: the module keeps its documents in memory (app_ydoc_redis is NULL). */
+app_redis_t *app_redis_of(app_t *app)
+{
+    (void)app;
+    return NULL;
+}
+
+sioc_server_t *app_server(app_t *app)
+{
+    (void)app;
+    return NULL;
+}
+
+const app_config_t *app_config(const app_t *app)
+{
+    (void)app;
+    return NULL;
 }
 
 const app_user_t *app_socket_user(const sioc_socket_t *s)
@@ -691,7 +713,7 @@ static long doc_id_from(const char *payload, char *id)
 {
     fields_t f;
     cr_assert(parse_fields(slice_from_cstr(payload), &f), "%s", payload);
-    return doc_id_of(&f, id);
+    return app_ydoc_wire_doc_id(f.document_id, id, APP_YDOC_MAX_ID);
 }
 
 Test(app_ydoc_helpers, document_ids_are_normalized_and_checked)
@@ -717,34 +739,34 @@ Test(app_ydoc_helpers, document_ids_are_normalized_and_checked)
     cr_assert_not(parse_fields(SLICE_LIT("[\"document_id\"]"), &f));
     cr_assert_not(parse_fields(SLICE_LIT("{\"document_id\":\"x\""), &f));
 
-    slice_t n = note_id_of("note:abc", 8);
+    slice_t n = app_ydoc_wire_note_id("note:abc", 8);
     cr_assert(n.ptr && n.len == 3 && memcmp(n.ptr, "abc", 3) == 0);
-    n = note_id_of("note:abc:extra", 14);
+    n = app_ydoc_wire_note_id("note:abc:extra", 14);
     cr_assert(n.len == 3, "the id ends at the next ':' (split(':')[1])");
-    n = note_id_of("note:", 5);
+    n = app_ydoc_wire_note_id("note:", 5);
     cr_assert(n.ptr && n.len == 0);
-    cr_assert_null(note_id_of("notes:x", 7).ptr);
-    cr_assert_null(note_id_of("pad", 3).ptr);
+    cr_assert_null(app_ydoc_wire_note_id("notes:x", 7).ptr);
+    cr_assert_null(app_ydoc_wire_note_id("pad", 3).ptr);
 }
 
 Test(app_ydoc_helpers, byte_arrays_both_ways)
 {
     buf_t b = BUF_INIT, out = BUF_INIT;
     slice_t got;
-    cr_assert(decode_int_array(SLICE_LIT("[0, 1 ,255,16,1e1,2.0]"), &b, &got));
+    cr_assert(app_ydoc_wire_decode_bytes(SLICE_LIT("[0, 1 ,255,16,1e1,2.0]"), &b, &got));
     const uint8_t want[] = {0, 1, 255, 16, 10, 2};
     cr_assert(got.len == 6 && memcmp(got.ptr, want, 6) == 0);
-    cr_assert(decode_int_array(SLICE_LIT("[]"), &b, &got) && got.len == 0);
+    cr_assert(app_ydoc_wire_decode_bytes(SLICE_LIT("[]"), &b, &got) && got.len == 0);
     static const char *const bad[] = {"[256]", "[-1]", "[1.5]", "[\"1\"]", "[null]",
                                       "[[1]]", "[1,]", "{}",    "[1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_expect_not(decode_int_array(slice_from_cstr(bad[i]), &b, &got), "%s", bad[i]);
+        cr_expect_not(app_ydoc_wire_decode_bytes(slice_from_cstr(bad[i]), &b, &got), "%s", bad[i]);
     const uint8_t all[] = {0, 9, 10, 99, 100, 255};
-    append_byte_array(&out, slice_make(all, sizeof all));
+    app_ydoc_wire_append_bytes(&out, slice_make(all, sizeof all));
     buf_append_byte(&out, 0);
     cr_assert_str_eq((char *)buf_data(&out), "[0,9,10,99,100,255]");
     buf_clear(&out);
-    append_byte_array(&out, slice_make(NULL, 0));
+    app_ydoc_wire_append_bytes(&out, slice_make(NULL, 0));
     cr_assert(out.len == 2 && memcmp(buf_data(&out), "[]", 2) == 0);
     buf_dispose(&b);
     buf_dispose(&out);
@@ -755,14 +777,14 @@ Test(app_ydoc_helpers, placeholders_and_data_truthiness)
     const slice_t bins[2] = {SLICE_LIT("\x01\x02"), SLICE_LIT("")};
     msg_t m = {SLICE_LIT("{}"), NULL, bins, 2};
     slice_t got;
-    cr_assert(placeholder_bin(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":0}"), &got));
+    cr_assert(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":0}"), &got));
     cr_assert(got.len == 2 && got.ptr == bins[0].ptr);
-    cr_assert(placeholder_bin(&m, SLICE_LIT("{\"num\":1,\"_placeholder\":true}"), &got));
-    cr_assert_not(placeholder_bin(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":2}"), &got));
-    cr_assert_not(placeholder_bin(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":-1}"), &got));
-    cr_assert_not(placeholder_bin(&m, SLICE_LIT("{\"_placeholder\":false,\"num\":0}"), &got));
-    cr_assert_not(placeholder_bin(&m, SLICE_LIT("{\"num\":0}"), &got));
-    cr_assert_not(placeholder_bin(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":\"0\"}"), &got));
+    cr_assert(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"num\":1,\"_placeholder\":true}"), &got));
+    cr_assert_not(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":2}"), &got));
+    cr_assert_not(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":-1}"), &got));
+    cr_assert_not(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"_placeholder\":false,\"num\":0}"), &got));
+    cr_assert_not(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"num\":0}"), &got));
+    cr_assert_not(app_ydoc_wire_placeholder(&m, SLICE_LIT("{\"_placeholder\":true,\"num\":\"0\"}"), &got));
 
     json_value_t v;
     static const struct {
@@ -778,14 +800,14 @@ Test(app_ydoc_helpers, placeholders_and_data_truthiness)
                 {"null", false}};
     for (size_t i = 0; i < sizeof data / sizeof data[0]; i++) {
         cr_assert_eq(json_validate(slice_from_cstr(data[i].json), &v, NULL), 0);
-        cr_expect_eq(is_nonempty_object(v), data[i].truthy, "%s", data[i].json);
+        cr_expect_eq(app_ydoc_wire_is_nonempty_object(v), data[i].truthy, "%s", data[i].json);
     }
     char lid[LOG_ID_SIZE];
-    cr_assert_str_eq(log_id("a\nb\x7f", lid), "a?b?");
+    cr_assert_str_eq(app_ydoc_wire_log_id("a\nb\x7f", lid), "a?b?");
     char longid[200];
     memset(longid, 'z', sizeof longid - 1);
     longid[sizeof longid - 1] = 0;
-    cr_assert_eq(strlen(log_id(longid, lid)), LOG_ID_SIZE - 1);
+    cr_assert_eq(strlen(app_ydoc_wire_log_id(longid, lid)), LOG_ID_SIZE - 1);
 }
 
 /* The relay of HELLO[1] ("e" after "h"), as ints. */
@@ -822,4 +844,17 @@ Test(app_ydoc, write_permission_is_rechecked)
     rw_spin(200);
     cr_assert_eq(count_in(c[0].log, "ydoc:document:update"), 2, "%s", c[0].log);
     stop_all();
+}
+
+Test(app_ydoc_helpers, redis_form_of_document_ids)
+{
+    buf_t b = BUF_INIT;
+    buf_append_cstr(&b, "P:");
+    app_ydoc_wire_append_norm_id(&b, "note:abc:x");
+    buf_append_byte(&b, 0);
+    cr_assert_str_eq((char *)buf_data(&b), "P:note_abc_x", "every ':' of the id, not the prefix");
+    buf_clear(&b);
+    app_ydoc_wire_append_norm_id(&b, "");
+    cr_assert_eq(b.len, 0);
+    buf_dispose(&b);
 }

@@ -311,6 +311,40 @@ Test(app_ydoc_store, many_documents_grow_the_table)
     free(p);
 }
 
+Test(app_ydoc_store, documents_and_members_can_be_walked)
+{
+    app_ydoc_store_t *st = app_ydoc_store_new();
+    app_ydoc_peer_t *p = calloc(40, sizeof *p);
+    char id[32];
+    bool added;
+    for (int i = 0; i < 40; i++) { /* 20 documents (the table grows), two members each */
+        snprintf(p[i].sid, sizeof p[i].sid, "s%d", i);
+        snprintf(id, sizeof id, "doc-%d", i / 2);
+        app_ydoc_store_join(st, slice_from_cstr(id), &p[i], &added);
+    }
+    int docs = 0, members = 0;
+    for (app_ydoc_doc_t *d = app_ydoc_store_next_doc(st, NULL); d;
+         d = app_ydoc_store_next_doc(st, d)) {
+        docs++;
+        int k = atoi(app_ydoc_doc_id(d) + 4), n = 0;
+        for (const app_ydoc_member_t *m = app_ydoc_doc_next_member(d, NULL); m;
+             m = app_ydoc_doc_next_member(d, m), n++) {
+            char want[16];
+            snprintf(want, sizeof want, "s%d", 2 * k + n);
+            cr_assert_str_eq(app_ydoc_member_sid(m), want, "join order");
+            members++;
+        }
+        cr_assert_eq(n, 2);
+    }
+    cr_assert_eq(docs, 20, "every document exactly once");
+    cr_assert_eq(members, 40);
+    app_ydoc_store_free(st);
+    free(p);
+    app_ydoc_store_t *empty = app_ydoc_store_new();
+    cr_assert_null(app_ydoc_store_next_doc(empty, NULL));
+    app_ydoc_store_free(empty);
+}
+
 static app_ydoc_doc_t *open_doc(app_ydoc_store_t *st, app_ydoc_peer_t *p, const char *id)
 {
     bool added;
