@@ -646,10 +646,27 @@ static void on_timer(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ update, leave, awareness */
 
+/* Keeps the note content of `e` (a nonempty `data` object) for the debounced save. */
+static void schedule_save(const ev_t *e, app_ydoc_doc_t *d, slice_t note)
+{
+    app_ydoc_t *y = e->y;
+    char lid[LOG_ID_SIZE];
+    if (app_ydoc_save_schedule(y->st, d, note, e->f->data.raw, e->u->id, e->u->is_admin,
+                               uv_now(y->loop), y->flushing ? 0 : APP_YDOC_SAVE_DELAY_MS) != 0)
+        LOG(LOG_ERROR, "ydoc %s: out of memory keeping the save of %s", sioc_socket_id(e->s),
+            app_ydoc_wire_log_id(e->id, lid));
+    if (y->flushing)
+        run_saves(y, true);
+    else
+        arm_timer(y);
+}
+
 /*
  * ydoc:document:update (spec §3.8): a member with write access (notes) stores the update
  * and it goes to the rest of the room as {"document_id","user_id","update","socket_id"};
- * an update carrying a `data` object (re)arms the note's save.
+ * an update carrying a `data` object (re)arms the note's save. Open WebUI's current editor
+ * also sends content snapshots with `data` and no `update` at all: those only re-arm the
+ * save (nothing to store or relay).
  */
 static void handle_update(const ev_t *e)
 {
@@ -665,6 +682,11 @@ static void handle_update(const ev_t *e)
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: update of %s dropped: %s", sid,
                         app_ydoc_wire_log_id(e->id, lid),
                         mbr ? "no write access" : "not in the document");
+        return;
+    }
+    if (e->f->update.type == JSON_INVALID && note.ptr &&
+        app_ydoc_wire_is_nonempty_object(e->f->data)) {
+        schedule_save(e, app_ydoc_member_doc(mbr), note);
         return;
     }
     if (!update_bytes(y, e->m, e->f->update, &bytes, &binary)) {
@@ -700,16 +722,8 @@ static void handle_update(const ev_t *e)
     emit_room(y, e->s, app_ydoc_doc_room(d), "ydoc:document:update", o);
     app_ydoc_wire_scratch_done(o);
     app_ydoc_wire_scratch_done(&y->bytes);
-    if (!note.ptr || !app_ydoc_wire_is_nonempty_object(e->f->data))
-        return;
-    if (app_ydoc_save_schedule(y->st, d, note, e->f->data.raw, e->u->id, e->u->is_admin,
-                               uv_now(y->loop), y->flushing ? 0 : APP_YDOC_SAVE_DELAY_MS) != 0)
-        LOG(LOG_ERROR, "ydoc %s: out of memory keeping the save of %s", sid,
-            app_ydoc_wire_log_id(e->id, lid));
-    if (y->flushing)
-        run_saves(y, true);
-    else
-        arm_timer(y);
+    if (note.ptr && app_ydoc_wire_is_nonempty_object(e->f->data))
+        schedule_save(e, d, note);
 }
 
 /* ydoc:document:leave: out of the document and its room; the others get ydoc:user:left

@@ -281,6 +281,26 @@ test('the note row holds the last content 500 ms after the last update with data
     await eventually(() => noteData(app, noteId).content.md === 'hello world!', 3000, 'the last save');
 });
 
+test('a content snapshot without an update (current Open WebUI editor) re-arms the save only', async (t) => {
+    const { app, rw, reader, noteId } = await world(t);
+    const a = await editor(app, rw, noteId);
+    await a.join();
+    const watcher = await editor(app, reader, noteId);
+    await watcher.join();
+    const relayed = [];
+    watcher.sock.on('ydoc:document:update', (m) => relayed.push(m));
+    a.sock.emit('ydoc:document:update', { document_id: `note:${noteId}`,
+        data: { content: { md: 'snapshot only', html: '<p>snapshot only</p>', json: null } } });
+    await eventually(() => noteData(app, noteId).content.md === 'snapshot only', 3000, 'the snapshot saved');
+    assert.deepEqual(noteData(app, noteId).files, ['f1'], 'shallow merge as for any save');
+    assert.equal(relayed.length, 0, 'nothing to relay without an update');
+    // a reader's snapshot is refused like a reader's update
+    watcher.sock.emit('ydoc:document:update', { document_id: `note:${noteId}`,
+        data: { content: { md: 'reader wrote', html: '', json: null } } });
+    await sleep(900);
+    assert.equal(noteData(app, noteId).content.md, 'snapshot only');
+});
+
 test('SIGTERM during the debounce still saves the last edit', async (t) => {
     const { app, owner, noteId } = await world(t);
     const a = await editor(app, owner, noteId);
