@@ -31,10 +31,12 @@
  * through uv_signal_t).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -43,103 +45,11 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/slice.h"
+#include "loadgen.h"
 #include "loadgen_cli.h"
 #include "loadgen_net.h"
 #include "loadgen_stats.h"
 #include "loadgen_wire.h"
-
-#define TICK_MS 5            /* pacing timer period */
-#define SWEEP_EVERY 20       /* ticks between timeout sweeps (100 ms) */
-#define CLOSE_WAIT_US 2000000 /* how long a closing connection may take before a reset */
-#define MAX_FRAME (16u << 20) /* largest server message we accept */
-#define ECHO_MAX_INFLIGHT 64 /* open-loop echo: per-client cap on unanswered messages */
-#define RING (2 * LG_MAX_WINDOW) /* fanout: broadcasts tracked at once */
-#define ROOMS_IDLE 128       /* idle: the second room is lg-<index % ROOMS_IDLE> */
-
-enum lg_phase { P_RAMP, P_RUN, P_DRAIN, P_CLOSE, P_DONE };
-
-enum conn_state {
-    CS_FREE,        /* no handle (never opened, or closed) */
-    CS_CONNECTING,  /* TCP connect in flight */
-    CS_HTTP,        /* upgrade request sent, waiting for the 101 */
-    CS_EIO_OPEN,    /* waiting for the Engine.IO open packet */
-    CS_SIO_CONNECT, /* `40` sent, waiting for the Socket.IO CONNECT */
-    CS_JOINING,     /* joins and a confirming `echo` sent, waiting for its ack */
-    CS_READY,       /* connected; the workload runs on it */
-    CS_WS_CLOSING,  /* close frame sent, waiting for the server to close */
-    CS_CLOSING,     /* uv_close called */
-};
-
-typedef struct lg_conn {
-    uv_tcp_t tcp;         /* the connection; tcp.data points back here */
-    uv_connect_t creq;    /* connect request */
-    struct lg *lg;        /* owner */
-    struct lg_conn *next_free; /* handshake mode: the free list */
-    uint32_t idx;         /* client index: source address and room choice */
-    uint8_t state;        /* enum conn_state */
-    uint8_t frag_op;      /* opcode of the fragmented message being assembled */
-    bool sender;          /* fanout: the broadcasting client */
-    bool was_ready;       /* reached CS_READY at some point */
-    uint32_t inflight;    /* echo: messages waiting for their ack */
-    uint32_t next_ack;    /* next ack id to use */
-    uint32_t join_ack;    /* ack id that confirms the joins */
-    uint64_t t_start;     /* us, when this connection started */
-    uint64_t deadline;    /* us, when the sweep times it out; 0 = never */
-    char key[25];         /* Sec-WebSocket-Key */
-    buf_t rbuf;           /* a partial frame carried over to the next read */
-    buf_t frag;           /* fragments of a message so far */
-} lg_conn_t;
-
-typedef struct lg_wreq {
-    uv_write_t req;       /* the pending write */
-    uint8_t data[];       /* a copy of what uv_try_write could not send */
-} lg_wreq_t;
-
-typedef struct lg_bcast {
-    uint64_t seq;         /* broadcast number */
-    uint64_t sent;        /* us, when it was emitted */
-    uint32_t remaining;   /* receivers still to get it */
-    bool active;          /* still counting */
-} lg_bcast_t;
-
-typedef struct lg {
-    lg_config_t cfg;
-    uv_loop_t *loop;
-    uv_timer_t tick;          /* pacing and the timeout sweep */
-    uv_signal_t sigint, sigterm;
-    struct sockaddr_storage dst; /* resolved server address */
-    char host_hdr[320];       /* Host header value */
-    enum lg_phase phase;
-    bool interrupted;         /* a signal cut the run short */
-    uint32_t ticks;
-    uint64_t t0, phase_start, run_start, run_end, last_event; /* us */
-    uint64_t ramp_us;         /* how long opening the clients took */
-    lg_conn_t **all;          /* every connection object, owned */
-    uint32_t nall, capall;
-    lg_conn_t *free_list;     /* handshake mode: closed connections to reuse */
-    uint32_t target;          /* clients to open (ramp) */
-    uint32_t started;         /* clients started in this phase */
-    uint32_t handshaking;     /* connections between connect and ready */
-    uint32_t live;            /* open handles */
-    uint32_t ready, failed;   /* clients ready / failed before ready */
-    uint32_t members;         /* fanout: ready receivers */
-    uint32_t live_cap;        /* handshake mode: cap on open handles (fds) */
-    uint32_t cursor;          /* open-loop echo: next client to send */
-    lg_conn_t *sender;        /* fanout sender, or NULL */
-    uint64_t bseq;            /* next broadcast number */
-    uint32_t binflight;       /* broadcasts still counting */
-    uint64_t rng;             /* xorshift state for keys and masks */
-    uint32_t errors_printed;
-    uint64_t errs_at_tick;    /* failures counted when the last tick ran */
-    lg_counts_t n;
-    lg_hist_t lat;            /* workload latency */
-    lg_hist_t hs;             /* handshake latency */
-    lg_bcast_t ring[RING];
-    buf_t msg;                /* scratch: the packet being composed */
-    buf_t frame;              /* scratch: its frame */
-    char *pad;                /* cfg.size bytes of 'x' */
-    uint8_t rbuf[65536];      /* shared read buffer; reads are handled synchronously */
-} lg_t;
 
 static void conn_close(lg_conn_t *c, bool reset);
 static void conn_send_text(lg_conn_t *c, slice_t text);
@@ -209,9 +119,9 @@ static void conn_lost(lg_conn_t *c, const char *why)
     conn_fail(c, before_ready ? E_HANDSHAKE : E_DISCONNECT, why);
 }
 
-static void on_closed(uv_handle_t *h)
+/* The handle is gone: the connection object may be reused. */
+static void conn_released(lg_conn_t *c)
 {
-    lg_conn_t *c = h->data;
     lg_t *lg = c->lg;
     buf_dispose(&c->rbuf);
     buf_dispose(&c->frag);
@@ -224,18 +134,60 @@ static void on_closed(uv_handle_t *h)
     lg_pump(lg);
 }
 
+static void on_closed(uv_handle_t *h)
+{
+    conn_released(h->data);
+}
+
+/* Releases the closed plain sockets, like libuv's close callbacks: never inside the
+ * call that closed one, whose caller may still look at the connection. */
+static void reap_closed(lg_t *lg)
+{
+    while (lg->reap) {
+        lg_conn_t *c = lg->reap;
+        lg->reap = c->reap_next;
+        c->reap_next = NULL;
+        conn_released(c);
+    }
+}
+
+static void on_reap(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    reap_closed(h->data);
+}
+
 /* Closes the handle; `reset` aborts with RST instead of a FIN (nothing left to say). */
 static void conn_close(lg_conn_t *c, bool reset)
 {
+    lg_t *lg = c->lg;
     if (c->state == CS_FREE || c->state == CS_CLOSING)
         return;
     c->lg->n.lost += c->inflight; /* echo messages that will never be answered */
     c->inflight = 0;
     conn_set_state(c, CS_CLOSING);
     c->deadline = 0;
+    if (lg->raw) { /* closing the fd also takes it out of the epoll set */
+        if (c->fd >= 0)
+            lg_raw_close(c->fd, reset);
+        c->fd = -1;
+        c->reap_next = lg->reap;
+        lg->reap = c;
+        uv_idle_start(&lg->reaper, on_reap);
+        return;
+    }
     if (reset && uv_tcp_close_reset(&c->tcp, on_closed) == 0)
         return;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* Writes all of p[0..n) at once if the socket takes it; false otherwise. */
+static bool conn_try_send(lg_conn_t *c, const uint8_t *p, size_t n)
+{
+    if (c->lg->raw)
+        return lg_raw_send(c->fd, p, n) == 0;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    return uv_try_write((uv_stream_t *)&c->tcp, &b, 1) == (int)n;
 }
 
 /* Starts the WebSocket closing handshake (RFC 6455 §7.1.2): the server closes TCP. */
@@ -250,12 +202,11 @@ static void conn_ws_close(lg_conn_t *c)
     buf_clear(&lg->frame);
     uint8_t *out = buf_reserve(&lg->frame, lg_ws_frame_size(2));
     size_t n = lg_ws_encode(out, LG_WS_CLOSE, code, 2, (uint32_t)rand64(lg));
-    uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
     c->lg->n.lost += c->inflight;
     c->inflight = 0;
     conn_set_state(c, CS_WS_CLOSING);
     c->deadline = now_us() + CLOSE_WAIT_US;
-    if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)n)
+    if (!conn_try_send(c, out, n))
         conn_close(c, true); /* a close frame that cannot go out at once: just reset */
 }
 
@@ -270,9 +221,15 @@ static void on_written(uv_write_t *req, int status)
 /* Writes at once when the socket takes it, else queues a copy of the rest. */
 static void conn_write(lg_conn_t *c, const uint8_t *p, size_t n)
 {
+    c->lg->n.bytes_out += n;
+    if (c->lg->raw) { /* handshake packets are small: all or nothing on an empty socket */
+        int e = lg_raw_send(c->fd, p, n);
+        if (e < 0)
+            conn_lost(c, e == -EMSGSIZE ? "short write" : strerror(-e));
+        return;
+    }
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
     int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    c->lg->n.bytes_out += n;
     if (r == (int)n)
         return;
     if (r < 0 && r != UV_EAGAIN) {
@@ -628,16 +585,9 @@ static void on_eof(lg_conn_t *c, ssize_t status)
  * trailing partial frame is copied into the connection's own buffer, which is freed as
  * soon as it is empty again (an idle client holds no read buffer).
  */
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+static void conn_input(lg_conn_t *c, const uint8_t *p, size_t n)
 {
-    lg_conn_t *c = s->data;
-    if (nread < 0) {
-        on_eof(c, nread);
-        return;
-    }
-    c->lg->n.bytes_in += (uint64_t)nread;
-    const uint8_t *p = (const uint8_t *)b->base;
-    size_t n = (size_t)nread;
+    c->lg->n.bytes_in += (uint64_t)n;
     if (c->rbuf.len) {
         buf_append(&c->rbuf, p, n);
         p = buf_data(&c->rbuf);
@@ -655,17 +605,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    lg_conn_t *c = req->data;
-    lg_t *lg = c->lg;
-    if (c->state != CS_CONNECTING)
-        return;
-    if (status < 0) {
-        conn_fail(c, E_CONNECT, uv_strerror(status));
+    lg_conn_t *c = s->data;
+    if (nread < 0) {
+        on_eof(c, nread);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
+    conn_input(c, (const uint8_t *)b->base, (size_t)nread);
+}
+
+/* The upgrade request (RFC 6455 §4.1) into lg->msg, with a fresh key in c->key. */
+static void make_upgrade(lg_conn_t *c)
+{
+    lg_t *lg = c->lg;
     uint8_t nonce[16];
     for (int i = 0; i < 16; i += 8) {
         uint64_t r = rand64(lg);
@@ -680,6 +633,20 @@ static void on_connect(uv_connect_t *req, int status)
                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n",
                 lg->cfg.path, slash, lg->host_hdr, c->key);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    lg_conn_t *c = req->data;
+    lg_t *lg = c->lg;
+    if (c->state != CS_CONNECTING)
+        return;
+    if (status < 0) {
+        conn_fail(c, E_CONNECT, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    make_upgrade(c);
     conn_set_state(c, CS_HTTP);
     int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (r < 0) {
@@ -688,6 +655,8 @@ static void on_connect(uv_connect_t *req, int status)
     }
     conn_write(c, buf_data(&lg->msg), lg->msg.len);
 }
+
+#include "loadgen_raw.h"
 
 /* Opens connection `c` for client `idx`; a failure is counted and closes it. */
 static void conn_start(lg_t *lg, lg_conn_t *c, uint32_t idx)
@@ -700,6 +669,15 @@ static void conn_start(lg_t *lg, lg_conn_t *c, uint32_t idx)
     c->was_ready = false;
     c->t_start = now_us();
     c->deadline = c->t_start + (uint64_t)(lg->cfg.timeout * 1e6);
+    if (lg->raw) {
+        c->state = CS_CONNECTING;
+        c->fd = -1;
+        lg->live++;
+        lg->handshaking++;
+        lg->n.started++;
+        raw_start(c);
+        return;
+    }
     uv_tcp_init(lg->loop, &c->tcp);
     c->tcp.data = c;
     c->creq.data = c;
@@ -779,10 +757,9 @@ static uint64_t errors_total(const lg_t *lg)
  */
 static void pump_handshake(lg_t *lg)
 {
-    if (errors_total(lg) - lg->errs_at_tick >= lg->cfg.conns)
-        return;
     uint64_t allow = rate_allows(lg, now_us());
-    while (lg->handshaking < lg->cfg.conns && lg->started < allow && lg->live < lg->live_cap) {
+    while (lg->handshaking < lg->cfg.conns && lg->started < allow && lg->live < lg->live_cap &&
+           errors_total(lg) - lg->errs_at_tick < lg->cfg.conns) {
         lg_conn_t *c = conn_new(lg);
         conn_start(lg, c, lg->started++);
     }
@@ -960,6 +937,10 @@ static void lg_enter(lg_t *lg, enum lg_phase phase)
         uv_close((uv_handle_t *)&lg->tick, NULL);
         uv_close((uv_handle_t *)&lg->sigint, NULL);
         uv_close((uv_handle_t *)&lg->sigterm, NULL);
+        if (lg->raw) {
+            uv_close((uv_handle_t *)&lg->ep_poll, NULL);
+            uv_close((uv_handle_t *)&lg->reaper, NULL);
+        }
     }
 }
 
@@ -1053,11 +1034,16 @@ int main(int argc, char **argv)
     uv_signal_start(&lg->sigterm, on_signal, SIGTERM);
     lg->t0 = lg->phase_start = now_us();
     uv_timer_start(&lg->tick, on_tick, TICK_MS, TICK_MS);
+    lg->raw = lg->cfg.mode == M_HANDSHAKE;
+    if (lg->raw && raw_init(lg) < 0)
+        goto out_free;
     if (lg->cfg.mode == M_HANDSHAKE)
         lg_enter(lg, P_RUN);
     else
         lg_pump(lg);
     uv_run(lg->loop, UV_RUN_DEFAULT);
+    if (lg->raw)
+        close(lg->ep);
     print_result(lg);
     rc = lg->ready == 0 && lg->n.handshakes == 0 ? 1 : 0;
     uv_loop_close(lg->loop);

@@ -2,7 +2,8 @@
  * loadgen_net: socket set-up for bench/loadgen.c (bench, not the library).
  *
  * Resolving the server once at start-up (a blocking lookup, before the loop runs),
- * client sockets bound to a chosen loopback source address, and the fd budget. Spreading
+ * client sockets bound to a chosen loopback source address, the plain-socket connect,
+ * send and close of handshake mode, and the fd budget. Spreading
  * clients over 127.0.0.1..127.0.0.K passes the ~28k ephemeral ports of one source
  * address: with IP_BIND_ADDRESS_NO_PORT the bind reserves no port, so the kernel picks
  * one per (source, destination) pair at connect time. Functions are static: this header
@@ -64,6 +65,59 @@ static int lg_bound_socket(uint32_t sources, uint32_t idx)
         return e;
     }
     return fd;
+}
+
+/**
+ * A non-blocking TCP socket to `dst` with its connect started (handshake mode, which
+ * drives plain sockets rather than libuv streams): bound to a source address like
+ * lg_bound_socket when `sources` > 1 and `dst` is IPv4. On loopback the connection is
+ * usually established when connect returns. Returns the fd, or a negative errno (the
+ * socket is closed then).
+ */
+static int lg_raw_connect(const struct sockaddr_storage *dst, uint32_t sources, uint32_t idx)
+{
+    int fd;
+    if (sources > 1 && dst->ss_family == AF_INET) {
+        fd = lg_bound_socket(sources, idx);
+    } else {
+        fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = fd < 0 ? -errno : fd;
+    }
+    if (fd < 0)
+        return fd;
+    socklen_t len = dst->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                               : sizeof(struct sockaddr_in);
+    if (connect(fd, (const struct sockaddr *)dst, len) < 0 && errno != EINPROGRESS) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/**
+ * Writes all of p[0..n) to a plain socket. Returns 0; -EAGAIN when nothing could be
+ * written (still connecting, or a full buffer); -EMSGSIZE after a short write (never
+ * for the small packets of a handshake on an empty socket); another negative errno.
+ */
+static int lg_raw_send(int fd, const void *p, size_t n)
+{
+    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    if (r == (ssize_t)n)
+        return 0;
+    if (r < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return -EMSGSIZE;
+}
+
+/** Closes a plain socket; `reset` sends RST instead of FIN (SO_LINGER 0). */
+static void lg_raw_close(int fd, bool reset)
+{
+    if (reset) {
+        struct linger lo = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lo, sizeof(lo));
+    }
+    close(fd);
 }
 
 /**

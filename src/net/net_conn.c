@@ -28,9 +28,15 @@
  */
 #include "net/net_private.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -98,6 +104,7 @@ struct net_conn {
     unsigned status_set : 1;      /* close_status is final (first cause wins) */
     unsigned in_yield : 1;        /* on the loop's yield list (net_conn_yield) */
     unsigned yield_paused : 1;    /* resume reading once the yielded input is handed over */
+    unsigned no_linger : 1;       /* NET_CLOSE_NO_LINGER: close once flushed, no FIN wait */
 };
 
 /* ---- output chunks and segment arrays ---------------------------------------- */
@@ -348,7 +355,7 @@ static void begin_shutdown(net_conn_t *c)
     if (c->shut || c->uv_closed)
         return;
     c->shut = 1;
-    if (c->eof || c->memory) {
+    if (c->eof || c->memory || c->no_linger) { /* close(2) sends the FIN after our bytes */
         do_uv_close(c);
         return;
     }
@@ -465,6 +472,31 @@ static void mem_flush(net_conn_t *c)
     consume(c, total);
 }
 
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec) &&
+                   offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len),
+               "libuv's uv_buf_t is a struct iovec on Unix");
+
+/* One non-blocking send of the queued iovecs: sendmsg(2) on the socket rather than the
+ * writev(2) of uv_try_write, which takes the VFS write path (file position lock, write
+ * checks, fsnotify) on every call; on a broadcast that is one call per socket. Returns
+ * the bytes taken (0 when the socket is full) or a negative uv error. */
+static ssize_t send_iov(net_conn_t *c, uv_buf_t *iov, size_t k)
+{
+    uv_os_fd_t fd;
+    int e = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    if (e < 0)
+        return e;
+    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = k};
+    ssize_t n;
+    do {
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno; /* uv errors are -errno here */
+}
+
 static void conn_flush(net_conn_t *c)
 {
     if (c->wreq || c->uv_closed)
@@ -476,12 +508,10 @@ static void conn_flush(net_conn_t *c)
         uv_buf_t iov[MAX_IOV];
         size_t total;
         size_t k = fill_iov(c, iov, MAX_IOV, &total);
-        int r = uv_try_write((uv_stream_t *)&c->tcp, iov, (unsigned)k);
+        ssize_t r = send_iov(c, iov, k);
         c->nl->stats.flush_syscalls++;
-        if (r == UV_EAGAIN)
-            r = 0;
         if (r < 0) {
-            fail(c, r);
+            fail(c, (int)r);
             return;
         }
         consume(c, (size_t)r);
@@ -871,6 +901,11 @@ void net_conn_close(net_conn_t *c, enum net_close_mode mode)
         do_uv_close(c);
         return;
     }
+    if (mode == NET_CLOSE_NO_LINGER) {
+        c->no_linger = 1;
+        if (c->linger) /* already waiting for the peer's EOF: stop waiting */
+            do_uv_close(c);
+    }
     if (c->closing)
         return;
     c->closing = 1;
@@ -967,7 +1002,25 @@ void net_conn_memory_eof(net_conn_t *c)
         handle_eof(c);
 }
 
-net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server)
+/* TCP_NODELAY is set on the listening socket, and Linux copies it to every socket
+ * accepted from it: no setsockopt per connection. The listener's first accepted socket
+ * checks that with one getsockopt; where the option does not carry over, every accepted
+ * socket gets it set. */
+static void accept_nodelay(net_conn_t *c, enum net__nodelay *state)
+{
+    if (*state == NET__NODELAY_UNKNOWN) {
+        uv_os_fd_t fd;
+        int on = 0;
+        socklen_t len = sizeof on;
+        bool inherited = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+                         getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on;
+        *state = inherited ? NET__NODELAY_INHERITED : NET__NODELAY_PER_CONN;
+    }
+    if (*state == NET__NODELAY_PER_CONN)
+        uv_tcp_nodelay(&c->tcp, 1);
+}
+
+net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server, enum net__nodelay *nodelay)
 {
     net_conn_t *c = xcalloc(1, sizeof *c);
     uv_tcp_init(nl->uv, &c->tcp);
@@ -978,7 +1031,7 @@ net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server)
     }
     conn_register(nl, c);
     nl->stats.conns_accepted++;
-    uv_tcp_nodelay(&c->tcp, 1);
+    accept_nodelay(c, nodelay);
     return c;
 }
 

@@ -33,8 +33,9 @@
  *
  * Closing: net_conn_close() with NET_CLOSE_GRACEFUL stops delivering input, writes
  * what is queued, sends FIN, waits briefly for the peer's EOF (so the peer reads our
- * last bytes instead of a reset) and closes; NET_CLOSE_ABORT drops the queue and
- * closes now. A peer EOF or a socket error closes the connection too. In every case
+ * last bytes instead of a reset) and closes; NET_CLOSE_NO_LINGER writes what is queued
+ * and closes without waiting (the peer has nothing more to send); NET_CLOSE_ABORT drops
+ * the queue and closes now. A peer EOF or a socket error closes the connection too. In every case
  * ops->on_close runs exactly once, always from the loop (libuv's close phase), never
  * synchronously inside net_conn_close or a write; after it returns the connection is
  * freed, so the upper layer frees or detaches its own state in on_close.
@@ -62,6 +63,10 @@ typedef struct net_listener net_listener_t;
 enum net_close_mode {
     NET_CLOSE_GRACEFUL = 0, /**< flush queued output, FIN, short linger, close */
     NET_CLOSE_ABORT = 1,    /**< drop queued output and close now */
+    /** Flush queued output, then close at once (FIN, no wait for the peer's EOF): for a
+     *  peer that has said it sends nothing more, e.g. after a complete WebSocket closing
+     *  handshake. Saves the shutdown, the linger and the EOF read. */
+    NET_CLOSE_NO_LINGER = 2,
 };
 
 /**
@@ -193,7 +198,7 @@ bool net_conn_is_yielded(const net_conn_t *c);
 
 /**
  * Closes the connection (see the header comment). Idempotent: a second call may only
- * upgrade a graceful close to an abort. on_close runs later, exactly once.
+ * upgrade a close (graceful -> no linger -> abort). on_close runs later, exactly once.
  */
 void net_conn_close(net_conn_t *c, enum net_close_mode mode);
 

@@ -39,6 +39,7 @@ struct net_listener {
     uint64_t turn;         /* the loop turn `accepted` counts for */
     unsigned accepted;     /* connections accepted in that turn */
     bool pending[2];       /* tcp[i] holds a connection left for the next turn */
+    enum net__nodelay nodelay[2]; /* does tcp[i] pass TCP_NODELAY on to accepted sockets */
     bool closed;           /* net_listener_close was called */
     net_defer_t resume;    /* accepts the pending connections next turn */
 };
@@ -46,7 +47,8 @@ struct net_listener {
 static void accept_one(net_listener_t *l, uv_stream_t *server)
 {
     l->accepted++;
-    net_conn_t *c = net__conn_accept(l->nl, server);
+    int i = server == (uv_stream_t *)&l->tcp[1];
+    net_conn_t *c = net__conn_accept(l->nl, server, &l->nodelay[i]);
     if (!c)
         return;
     if (l->cb)
@@ -128,6 +130,8 @@ static int bind_one(net_listener_t *l, const struct sockaddr *addr, unsigned fla
     l->ntcp++;
     l->open++;
     r = uv_tcp_bind(t, addr, flags);
+    if (r == 0) /* inherited by accepted sockets (see net__conn_accept) */
+        r = uv_tcp_nodelay(t, 1);
     if (r == 0)
         r = uv_listen((uv_stream_t *)t, LISTEN_BACKLOG, on_connection);
     if (r < 0)

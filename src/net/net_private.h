@@ -73,9 +73,18 @@ void net__timer_on_uv(uv_timer_t *h);
 /** Stops every active timer without running it (loop teardown). */
 void net__timer_drop_all(net_loop_t *nl);
 
+/** Whether a listener's accepted sockets inherit its TCP_NODELAY (checked once). */
+enum net__nodelay {
+    NET__NODELAY_UNKNOWN = 0,   /* nothing accepted yet */
+    NET__NODELAY_INHERITED = 1, /* accepted sockets have it: nothing to do */
+    NET__NODELAY_PER_CONN = 2,  /* set it on every accepted socket */
+};
+
 /** Accepts a pending connection of `server` and registers it with the loop; NULL if
- *  the accept failed. The caller gives it an owner and then calls net__conn_start. */
-net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server);
+ *  the accept failed. `nodelay` is the listener's state for `server` (checked and
+ *  updated on the first accept). The caller gives it an owner and then calls
+ *  net__conn_start. */
+net_conn_t *net__conn_accept(net_loop_t *nl, uv_stream_t *server, enum net__nodelay *nodelay);
 
 /** Starts reading a freshly accepted connection (or closes it if it got no owner). */
 void net__conn_start(net_conn_t *c);

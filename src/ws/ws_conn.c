@@ -5,7 +5,7 @@
  *
  *   open --ws_close / protocol error--> close frame queued (close_sent), input ignored,
  *     |                                 net graceful close: flush, FIN, linger, close
- *     +--peer close frame--> echo it (close_sent), same graceful close
+ *     +--peer close frame--> echo it (close_sent), close once written (no linger)
  *     +--TCP EOF / error / slow consumer--> net closes
  *                         all paths end in net's on_close -> ops->on_close, free
  *
@@ -115,7 +115,7 @@ static bool negotiate_deflate(const http_req_t *req, const ws_config_t *cfg,
     return false;
 }
 
-static const net_conn_ops_t ws_net_ops;
+static const net_conn_ops_t *net_ops_for(const ws_handler_ops_t *ops);
 
 ws_conn_t *ws_accept(http_req_t *req, const ws_config_t *cfg, slice_t extra_headers,
                      const ws_handler_ops_t *ops, void *user)
@@ -157,7 +157,7 @@ ws_conn_t *ws_accept(http_req_t *req, const ws_config_t *cfg, slice_t extra_head
         ws->pmd = ws_deflate_new(&pmd, cfg->deflate_level);
     if (cfg->max_out_bytes)
         net_conn_set_max_out(nc, cfg->max_out_bytes);
-    net_conn_set_ops(nc, &ws_net_ops, ws);
+    net_conn_set_ops(nc, net_ops_for(ops), ws);
     net_conn_writev(nc, parts, 3);
     /* Bytes that followed the request reach us at once when we run inside on_request;
      * for a request answered later (it was parked) they wait in net's tail, and HTTP
@@ -235,7 +235,10 @@ int ws_ping(ws_conn_t *ws, slice_t payload)
     return send_frame(ws, WS_OP_PING, false, &payload, 1);
 }
 
-/* Queues our close frame (once) and starts the graceful TCP close. */
+/* Queues our close frame (once) and starts the TCP close. When it answers the peer's
+ * close frame the closing handshake is complete and the peer sends nothing more
+ * (RFC 6455 §5.5.1), so the socket closes as soon as the frame is written (the server
+ * closes first, §7.1.1); otherwise net lingers for the peer's answer and EOF. */
 static void send_close(ws_conn_t *ws, unsigned code, slice_t reason)
 {
     if (ws->close_sent)
@@ -245,7 +248,7 @@ static void send_close(ws_conn_t *ws, unsigned code, slice_t reason)
     slice_t s = slice_make(pl, n);
     send_frame(ws, WS_OP_CLOSE, false, &s, 1);
     ws->close_sent = true;
-    net_conn_close(ws->nc, NET_CLOSE_GRACEFUL);
+    net_conn_close(ws->nc, ws->close_received ? NET_CLOSE_NO_LINGER : NET_CLOSE_GRACEFUL);
 }
 
 void ws_close(ws_conn_t *ws, unsigned code, slice_t reason)
@@ -382,6 +385,18 @@ static const net_conn_ops_t ws_net_ops = {
     .on_close = on_net_close,
 };
 
+/* For an owner without on_drain: net skips the call after every flush, which on a
+ * broadcast to many sockets saves a visit to each one's ws_conn_t. */
+static const net_conn_ops_t ws_net_ops_nodrain = {
+    .on_read = on_read,
+    .on_close = on_net_close,
+};
+
+static const net_conn_ops_t *net_ops_for(const ws_handler_ops_t *ops)
+{
+    return ops && ops->on_drain ? &ws_net_ops : &ws_net_ops_nodrain;
+}
+
 /* ---- accessors ---------------------------------------------------------------------- */
 
 bool ws_is_closing(const ws_conn_t *ws)
@@ -402,6 +417,7 @@ void ws_set_user(ws_conn_t *ws, void *user)
 void ws_set_ops(ws_conn_t *ws, const ws_handler_ops_t *ops)
 {
     ws->ops = ops;
+    net_conn_set_ops(ws->nc, net_ops_for(ops), ws);
 }
 
 size_t ws_buffered_bytes(const ws_conn_t *ws)

@@ -370,6 +370,67 @@ Test(net, graceful_close_delivers_everything_then_eof)
     net_timer_stop(&ticker);
 }
 
+/* A linger far longer than any test: a close that waited for the peer would hang. */
+static void setup_long_linger(void)
+{
+    setup();
+    net_loop_free(w.nl);
+    uv_run(&w.loop, UV_RUN_NOWAIT);
+    net_loop_config_t cfg = {.max_out_bytes = 256 * 1024, .linger_ms = 60000, .max_accepts = 4};
+    w.nl = net_loop_new(&w.loop, &cfg);
+}
+
+/* NET_CLOSE_NO_LINGER: everything queued arrives, then EOF, and the server side is gone
+ * while the peer still holds its end open (no wait for the peer's EOF). */
+Test(net, no_linger_close_delivers_everything_and_does_not_wait, .init = setup_long_linger)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    w.mode = MODE_SINK;
+    int port = listen_on("127.0.0.1");
+    client_t c;
+    cli_connect(&c, "127.0.0.1", port, true);
+    RUN_UNTIL(w.server_side != NULL, 2000);
+    static char block[50000];
+    memset(block, 'n', sizeof block);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(net_conn_write(w.server_side, block, sizeof block), 0);
+    net_conn_close(w.server_side, NET_CLOSE_NO_LINGER);
+    cr_assert_eq(w.server_closes, 0, "on_close never runs synchronously");
+    cr_assert_eq(net_conn_write(w.server_side, "x", 1), UV_EPIPE);
+    RUN_UNTIL(c.eof && w.server_closes == 1, 3000);
+    cr_assert_eq(c.got.len, 4 * sizeof block);
+    cr_assert_eq(w.close_status, 0);
+    cr_assert(!c.closed, "the server closed before the client let go");
+    cli_close(&c);
+    RUN_UNTIL(c.closed, 2000);
+    net_timer_stop(&ticker);
+}
+
+/* A graceful close upgraded to no-linger while it already waits for the peer's EOF
+ * stops waiting. */
+Test(net, no_linger_ends_a_graceful_close_that_waits, .init = setup_long_linger)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    w.mode = MODE_SINK;
+    int port = listen_on("127.0.0.1");
+    client_t c;
+    cli_connect(&c, "127.0.0.1", port, true);
+    RUN_UNTIL(w.server_side != NULL, 2000);
+    cr_assert_eq(net_conn_write(w.server_side, "bye", 3), 0);
+    net_conn_t *s = w.server_side;
+    net_conn_close(s, NET_CLOSE_GRACEFUL);
+    RUN_UNTIL(c.eof, 3000); /* FIN sent: the server now lingers for our EOF */
+    cr_assert_eq(w.server_closes, 0, "a graceful close waits for the peer's EOF");
+    net_conn_close(s, NET_CLOSE_NO_LINGER);
+    RUN_UNTIL(w.server_closes == 1, 3000);
+    cr_assert(slice_eq_cstr(buf_slice(&c.got), "bye"));
+    cli_close(&c);
+    RUN_UNTIL(c.closed, 2000);
+    net_timer_stop(&ticker);
+}
+
 Test(net, slow_consumer_is_closed)
 {
     net_timer_init(&ticker);
