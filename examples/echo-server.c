@@ -101,12 +101,15 @@ static void on_leave(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int6
 static void on_broadcast(sioc_socket_t *s, sioc_str_t ev, const sioc_args_t *a, int64_t ack,
                          void *arg)
 {
-    char room[ROOM_MAX];
+    char room[ROOM_MAX], err[96];
     (void)ev;
     (void)arg;
+    int rc = SIOC_EINVAL;
     if (sioc_args_string(a, 0, room, sizeof room) >= 0)
-        sioc_emit_room(sioc_socket_nsp(s), room, "msg", sioc_args_tail(a, 1));
-    sioc_socket_ack(s, ack, sioc_json(NULL));
+        rc = sioc_emit_room(sioc_socket_nsp(s), room, "msg", sioc_args_tail(a, 1));
+    /* the ack tells the test whether the emit was refused (e.g. SIOC_E2BIG) */
+    snprintf(err, sizeof err, "{\"error\":\"%s\"}", sioc_strerror(rc));
+    sioc_socket_ack(s, ack, sioc_json(rc == 0 ? NULL : err));
 }
 
 /* Reads the except argument: one room name, or an array of names (up to `cap`). */

@@ -442,7 +442,9 @@ typedef struct sioc_to {
 
 /**
  * Sends `event` to the sockets `to` selects (NULL = everyone in the namespace). The
- * packet is encoded once and shared by every recipient. Returns 0 or SIOC_EINVAL.
+ * packet is encoded once and shared by every recipient. Returns 0, SIOC_EINVAL, or, with
+ * Redis configured, SIOC_E2BIG for an event larger than redis_max_message (it then goes
+ * nowhere, not even to this node's sockets, so every node sees the same stream).
  */
 int sioc_emit(sioc_nsp_t *nsp, const sioc_to_t *to, const char *event, sioc_data_t data);
 

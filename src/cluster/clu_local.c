@@ -74,11 +74,12 @@ static void visit_deliver(void *arg, sio_member_t *m)
     sio_socket_deliver(sio_socket_from_member(m), c->pkt, c->flags);
 }
 
-static void local_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
+static int local_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
 {
     sio_rooms_filter_t f = filter_of(o);
     bcast_ctx_t c = {pkt, o->flags, NULL, 0};
     sio_rooms_foreach(a->rooms, &f, visit_deliver, &c);
+    return 0;
 }
 
 static void visit_deliver_ack(void *arg, sio_member_t *m)

@@ -536,7 +536,7 @@ static size_t ra_room_size(sio_adapter_t *a, slice_t room)
     return sio_rooms_count(a->rooms, room);
 }
 
-static void ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
+static int ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
 {
     if (!(o->flags & SIO_BCAST_LOCAL) && a->cl->fmt->publish_bcast(a, pkt, o) == SIOC_E2BIG) {
         LOG_RATELIMITED(LOG_ERROR, a->cl->log_count, 100,
@@ -544,9 +544,10 @@ static void ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t 
                         "redis_max_message bound (%zu bytes)",
                         (int)pkt->name.len, (const char *)pkt->name.ptr, (int)a->name.len,
                         (const char *)a->name.ptr, a->cl->max_message);
-        return;
+        return SIOC_E2BIG;
     }
     clu_adapter_deliver(a, pkt, o);
+    return 0;
 }
 
 static size_t ra_broadcast_with_ack(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o,

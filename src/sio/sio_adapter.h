@@ -96,8 +96,10 @@ typedef struct sio_adapter_ops {
     bool (*has)(sio_adapter_t *a, const sioc_socket_t *s, slice_t room);
     /** Number of local sockets in `room`. */
     size_t (*room_size)(sio_adapter_t *a, slice_t room);
-    /** Delivers `pkt` to the selected sockets (and other nodes unless LOCAL). */
-    void (*broadcast)(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *opts);
+    /** Delivers `pkt` to the selected sockets (and other nodes unless LOCAL). Returns 0,
+     *  or a SIOC_E* code when the broadcast went nowhere (SIOC_E2BIG: too large for the
+     *  cluster). */
+    int (*broadcast)(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *opts);
     /**
      * Delivers `pkt` (which carries an ack id) to the selected sockets, each expecting
      * an ack counted into `grp`. Returns the number of recipients (local + remote).

@@ -165,10 +165,10 @@ static int broadcast(sioc_nsp_t *nsp, const sioc_to_t *to, const char *except_id
         return SIOC_EINVAL;
     target_t t;
     target_init(&t, to, except_id);
-    nsp->srv->cfg.adapter->broadcast(nsp->adapter, &pkt, &t.o);
+    int rc = nsp->srv->cfg.adapter->broadcast(nsp->adapter, &pkt, &t.o);
     target_dispose(&t);
     sio_outpkt_release(&pkt);
-    return 0;
+    return rc;
 }
 
 int sioc_emit(sioc_nsp_t *nsp, const sioc_to_t *to, const char *event, sioc_data_t data)

@@ -169,7 +169,8 @@ describe('three sioc nodes on one Redis (socketio format)', () => {
         const cs = await clients(t);
         await joinAll(cs, 'big');
         const [st0] = await call(cs[0].socket, 'cluster-stats');
-        await call(cs[0].socket, 'broadcast', 'big', 'y'.repeat(300 * 1024));
+        const [refused] = await call(cs[0].socket, 'broadcast', 'big', 'y'.repeat(300 * 1024));
+        assert.match(refused?.error ?? '', /larger than the cluster message bound/, 'sioc_emit returns SIOC_E2BIG');
         await expectOnlyMarker(cs[0].socket, cs);
         const [st1] = await call(cs[0].socket, 'cluster-stats');
         assert.equal(st1.too_big - st0.too_big, 1);
