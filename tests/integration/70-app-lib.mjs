@@ -193,12 +193,26 @@ export class App {
         });
     }
 
-    /** An HTTP request to the server; resolves {status, json, text}. */
+    /**
+     * An HTTP request to the server; resolves {status, json, text}. Retried once when fetch
+     * reused a keep-alive connection the server had already closed as idle: addUser runs the
+     * CLI synchronously, which blocks Node's loop for seconds (more under ASan), so undici
+     * cannot expire the idle connection before the next fetch. The server never saw such a
+     * request, so one retry is safe even for a POST.
+     */
     async http(pathname, { method = 'GET', body, headers = {} } = {}) {
-        const res = await fetch(this.url + pathname, {
+        const init = {
             method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
             body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-        });
+        };
+        let res;
+        try {
+            res = await fetch(this.url + pathname, init);
+        } catch (e) {
+            const why = String(e.cause?.message ?? e.cause?.code ?? '');
+            if (!(e instanceof TypeError) || !/other side closed|ECONNRESET|socket/i.test(why)) throw e;
+            res = await fetch(this.url + pathname, init);
+        }
         const text = await res.text();
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }

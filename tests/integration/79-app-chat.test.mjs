@@ -21,23 +21,6 @@ after(async () => {
 
 const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
-// App.http retried once when fetch reused a keep-alive connection the server had already
-// closed as idle: App.addUser runs the CLI with execFileSync, which blocks Node's loop for
-// seconds (more under ASan), so undici's own idle expiry cannot run before the next fetch.
-// The server never saw such a request, so one retry is safe even for a POST.
-for (const proto of [App.prototype]) {
-    if (proto.http.retrying) continue;
-    const plain = proto.http;
-    proto.http = async function (...args) {
-        try {
-            return await plain.apply(this, args);
-        } catch (e) {
-            if (!(e instanceof TypeError) || !/other side closed|ECONNRESET|socket/i.test(String(e.cause?.message ?? e.cause?.code ?? ''))) throw e;
-            return plain.apply(this, args);
-        }
-    };
-    proto.http.retrying = true;
-}
 
 async function newChat(a, user, title = 'New Chat') {
     const r = await a.http('/api/v1/chats/new', { method: 'POST', headers: bearer(user.token), body: { chat: { title, models: ['gpt-fake'], history: { messages: {}, currentId: null } } } });
