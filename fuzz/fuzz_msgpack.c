@@ -6,7 +6,7 @@
  *   - msgpack_validate agrees with msgpack_skip + end-of-input, and msgpack_next's raw
  *     slice covers exactly what msgpack_skip skipped;
  *   - a valid value walks completely with the iterators;
- *   - msgpack_to_json output (with and without binary collection) is valid JSON and valid
+ *   - msgpack_json_from_mp output (with and without binary collection) is valid JSON and valid
  *     UTF-8, and is a fixed point: to_json(from_json(J)) == J, with the same binaries;
  *   - the input read as JSON: when it is valid, from_json succeeds, its output is one
  *     valid msgpack value, and to_json(from_json(J)) is again a fixed point.
@@ -17,6 +17,7 @@
 
 #include "base/json.h"
 #include "base/msgpack.h"
+#include "base/msgpack_json.h"
 #include "base/utf8.h"
 
 #define CHECK(cond)                                                                                \
@@ -50,11 +51,11 @@ static void check_fixed_point(slice_t json, const slice_t *bins, size_t nbins)
 {
     buf_t mp = BUF_INIT, again = BUF_INIT;
     const char *err = NULL;
-    CHECK(msgpack_from_json(json, &mp, bins, nbins, &err) == 0);
+    CHECK(msgpack_json_to_mp(json, &mp, bins, nbins, &err) == 0);
     CHECK(msgpack_validate(buf_slice(&mp), NULL, NULL) == 0);
     slice_t bins2[MAX_BINS];
     msgpack_bins_t mb = {bins2, MAX_BINS, 0};
-    CHECK(msgpack_to_json(buf_slice(&mp), &again, bins ? &mb : NULL, &err) == 0);
+    CHECK(msgpack_json_from_mp(buf_slice(&mp), &again, bins ? &mb : NULL, &err) == 0);
     CHECK(slice_eq(buf_slice(&again), json));
     CHECK(mb.n == (bins ? nbins : 0));
     for (size_t i = 0; i < mb.n; i++)
@@ -78,7 +79,7 @@ static void check_to_json(slice_t in, bool collect)
     buf_t js = BUF_INIT;
     slice_t bins[MAX_BINS];
     msgpack_bins_t mb = {bins, MAX_BINS, 0};
-    if (msgpack_to_json(in, &js, collect ? &mb : NULL, NULL) == 0) {
+    if (msgpack_json_from_mp(in, &js, collect ? &mb : NULL, NULL) == 0) {
         CHECK(json_validate(buf_slice(&js), NULL, NULL) == 0);
         CHECK(utf8_is_valid(buf_data(&js), js.len));
         /* a map that itself has a `_placeholder` key would be taken for a binary on the
@@ -95,9 +96,9 @@ static void check_as_json(slice_t s)
     json_value_t v;
     if (json_validate(s, &v, NULL) < 0)
         return;
-    CHECK(msgpack_from_json(s, &mp, NULL, 0, NULL) == 0);
+    CHECK(msgpack_json_to_mp(s, &mp, NULL, 0, NULL) == 0);
     CHECK(msgpack_validate(buf_slice(&mp), NULL, NULL) == 0);
-    CHECK(msgpack_to_json(buf_slice(&mp), &js, NULL, NULL) == 0);
+    CHECK(msgpack_json_from_mp(buf_slice(&mp), &js, NULL, NULL) == 0);
     check_fixed_point(buf_slice(&js), NULL, 0);
     buf_dispose(&mp);
     buf_dispose(&js);
@@ -120,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_t list = BUF_INIT;
         slice_t bins[MAX_BINS];
         msgpack_bins_t mb = {bins, MAX_BINS, 0};
-        (void)msgpack_array_to_json_list(s, 1, &list, &mb, NULL, NULL);
+        (void)msgpack_json_list_from_mp(s, 1, &list, &mb, NULL, NULL);
         buf_dispose(&list);
     } else {
         CHECK(err != NULL);

@@ -367,7 +367,7 @@ int clu_wire_val_to_json(clu_wire_val_t v, buf_t *out, msgpack_bins_t *bins, con
     }
     if (v.fmt != CLU_WIRE_MSGPACK)
         return fail(err, "clu_wire: value absent");
-    return msgpack_to_json(v.raw, out, bins, err);
+    return msgpack_json_from_mp(v.raw, out, bins, err);
 }
 
 int clu_wire_val_event(clu_wire_val_t data, buf_t *scratch, slice_t *name, buf_t *args,
@@ -382,7 +382,7 @@ int clu_wire_val_event(clu_wire_val_t data, buf_t *scratch, slice_t *name, buf_t
     if (val_iter_next(&it, &e) != 1 || clu_wire_val_str(e, scratch, name) < 0)
         return fail(err, "clu_wire: event name is not a string");
     if (data.fmt == CLU_WIRE_MSGPACK) {
-        if (msgpack_array_to_json_list(data.raw, 1, args, bins, &count, err) < 0)
+        if (msgpack_json_list_from_mp(data.raw, 1, args, bins, &count, err) < 0)
             return -1;
         *nargs = count;
         return 0;
@@ -450,7 +450,7 @@ static int mp_packet(buf_t *out, const clu_sio_event_t *ev, const char **err)
     msgpack_append_str(out, SLICE_LIT("data"));
     msgpack_append_array_header(out, nargs + 1);
     msgpack_append_str(out, ev->name);
-    if (msgpack_from_json_list(ev->args, out, ev->nbins ? ev->bins : NULL, ev->nbins, NULL, err) <
+    if (msgpack_json_list_to_mp(ev->args, out, ev->nbins ? ev->bins : NULL, ev->nbins, NULL, err) <
         0)
         return -1;
     msgpack_append_str(out, SLICE_LIT("nsp"));
@@ -852,5 +852,5 @@ int clu_wire_sio_encode_ack_resp(buf_t *out, slice_t request_id, slice_t arg_jso
     if (!has_arg)
         return 0;
     msgpack_append_str(out, SLICE_LIT("packet"));
-    return msgpack_from_json(arg_json, out, nbins ? bins : NULL, nbins, err);
+    return msgpack_json_to_mp(arg_json, out, nbins ? bins : NULL, nbins, err);
 }

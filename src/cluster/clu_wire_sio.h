@@ -17,7 +17,7 @@
  * raw JSON arguments with Socket.IO binary placeholders, and a list of binary attachments
  * (sio_outpkt_t); the wire holds msgpack in which binaries are `bin` values. Encoders take
  * the sioc form and write what notepack would (msgpack.h); decoders hand back raw values
- * that msgpack_to_json-style helpers turn into the sioc form, collecting binaries as
+ * that msgpack_json_from_mp-style helpers turn into the sioc form, collecting binaries as
  * slices into the message (zero copy).
  *
  * Values inside a request or response may be JSON or msgpack; clu_wire_val_t carries
@@ -39,6 +39,7 @@
 
 #include "base/buf.h"
 #include "base/msgpack.h"
+#include "base/msgpack_json.h"
 #include "base/slice.h"
 
 /** Request/response types of the classic adapter (the `type` member). */
@@ -148,7 +149,7 @@ int clu_wire_val_strings(clu_wire_val_t arr, slice_t *out, size_t cap, size_t *n
 
 /**
  * Appends the value as JSON text: a JSON value is copied as it is (binaries cannot
- * occur); a msgpack value is converted by msgpack_to_json (binaries become placeholders
+ * occur); a msgpack value is converted by msgpack_json_from_mp (binaries become placeholders
  * collected in `bins`, or Buffer objects when `bins` is NULL). Returns 0 or -1.
  */
 int clu_wire_val_to_json(clu_wire_val_t v, buf_t *out, msgpack_bins_t *bins, const char **err);

@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/msgpack.h"
+#include "base/msgpack_json.h"
 
 /* Hex (with optional spaces) -> bytes in `out`; returns the length. */
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
@@ -179,7 +180,7 @@ Test(msgpack, from_json_matches_notepack_nested_object, .timeout = 5)
     const char *err = NULL;
     /* notepack.encode({a:1,b:[true,false,null],c:{d:"é",e:-1.5}}) */
     cr_assert_eq(
-        msgpack_from_json(SLICE_LIT("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"\\u00e9\","
+        msgpack_json_to_mp(SLICE_LIT("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"\\u00e9\","
                                     "\"e\":-1.5}}"),
                           &b, NULL, 0, &err),
         0, "%s", err);
@@ -195,23 +196,23 @@ Test(msgpack, from_json_placeholders_become_bins, .timeout = 5)
     /* what notepack.encode(["ev", Buffer.from([1,2,3]), {x: Buffer.from([255])}]) gives */
     slice_t json = SLICE_LIT("[\"ev\",{\"_placeholder\":true,\"num\":0},"
                              "{\"x\":{\"num\":1,\"_placeholder\":true}}]");
-    cr_assert_eq(msgpack_from_json(json, &b, bins, 2, &err), 0, "%s", err);
+    cr_assert_eq(msgpack_json_to_mp(json, &b, bins, 2, &err), 0, "%s", err);
     expect_hex(&b, "93a26576c40301020381a178c401ff");
     buf_clear(&b);
     /* without bins a placeholder is an ordinary object */
     cr_assert_eq(
-        msgpack_from_json(SLICE_LIT("{\"_placeholder\":true,\"num\":0}"), &b, NULL, 0, &err), 0);
+        msgpack_json_to_mp(SLICE_LIT("{\"_placeholder\":true,\"num\":0}"), &b, NULL, 0, &err), 0);
     expect_hex(&b, "82ac5f706c616365686f6c646572c3a36e756d00");
     buf_clear(&b);
     /* num out of range, or not an integer: socket.io-parser's "illegal attachments" */
     cr_assert_eq(
-        msgpack_from_json(SLICE_LIT("{\"_placeholder\":true,\"num\":2}"), &b, bins, 2, &err), -1);
+        msgpack_json_to_mp(SLICE_LIT("{\"_placeholder\":true,\"num\":2}"), &b, bins, 2, &err), -1);
     cr_assert_str_eq(err, "msgpack: illegal attachments");
     cr_assert_eq(
-        msgpack_from_json(SLICE_LIT("{\"_placeholder\":true,\"num\":0.5}"), &b, bins, 2, &err), -1);
+        msgpack_json_to_mp(SLICE_LIT("{\"_placeholder\":true,\"num\":0.5}"), &b, bins, 2, &err), -1);
     /* `_placeholder` must be exactly true */
     buf_clear(&b);
-    cr_assert_eq(msgpack_from_json(SLICE_LIT("{\"_placeholder\":1,\"num\":0}"), &b, bins, 2, &err),
+    cr_assert_eq(msgpack_json_to_mp(SLICE_LIT("{\"_placeholder\":1,\"num\":0}"), &b, bins, 2, &err),
                  0);
     cr_assert_eq(buf_data(&b)[0], 0x82);
     buf_dispose(&b);
@@ -228,7 +229,7 @@ Test(msgpack, from_json_list_and_count, .timeout = 5)
     cr_assert_eq(n, 0);
     cr_assert_eq(msgpack_json_list_count(SLICE_LIT("1,"), &n, &err), -1);
     cr_assert_eq(msgpack_json_list_count(SLICE_LIT("1 2"), &n, &err), -1);
-    cr_assert_eq(msgpack_from_json_list(SLICE_LIT("1,\"a\",[2]"), &b, NULL, 0, &n, &err), 0);
+    cr_assert_eq(msgpack_json_list_to_mp(SLICE_LIT("1,\"a\",[2]"), &b, NULL, 0, &n, &err), 0);
     cr_assert_eq(n, 3);
     expect_hex(&b, "01 a161 9102");
     buf_dispose(&b);
@@ -241,7 +242,7 @@ Test(msgpack, from_json_long_string_headers, .timeout = 5)
     json[0] = '"';
     memset(json + 1, 'x', 300);
     json[301] = '"';
-    cr_assert_eq(msgpack_from_json(slice_make(json, 302), &b, NULL, 0, NULL), 0);
+    cr_assert_eq(msgpack_json_to_mp(slice_make(json, 302), &b, NULL, 0, NULL), 0);
     cr_assert_eq(b.len, 303);
     cr_assert_eq(buf_data(&b)[0], 0xda);
     cr_assert_eq(buf_data(&b)[1], 0x01);
@@ -286,7 +287,7 @@ Test(msgpack, to_json_matches_node, .timeout = 5)
         buf_t b = BUF_INIT;
         const char *err = NULL;
         cr_assert_eq(msgpack_validate(slice_make(in, n), NULL, &err), 0, "%s: %s", t[i].hex, err);
-        cr_assert_eq(msgpack_to_json(slice_make(in, n), &b, NULL, &err), 0, "%s: %s", t[i].hex,
+        cr_assert_eq(msgpack_json_from_mp(slice_make(in, n), &b, NULL, &err), 0, "%s: %s", t[i].hex,
                      err);
         buf_append_byte(&b, 0);
         cr_assert_str_eq((char *)buf_data(&b), t[i].json, "row %zu (%s)", i, t[i].hex);
@@ -311,7 +312,7 @@ Test(msgpack, to_json_dates_like_js, .timeout = 5)
         uint8_t in[64];
         size_t n = unhex(t[i].hex, in, sizeof in);
         buf_t b = BUF_INIT;
-        cr_assert_eq(msgpack_to_json(slice_make(in, n), &b, NULL, NULL), 0);
+        cr_assert_eq(msgpack_json_from_mp(slice_make(in, n), &b, NULL, NULL), 0);
         buf_append_byte(&b, 0);
         cr_assert_str_eq((char *)buf_data(&b), t[i].json);
         buf_dispose(&b);
@@ -327,13 +328,13 @@ Test(msgpack, to_json_collects_binaries_as_placeholders, .timeout = 5)
     msgpack_bins_t mb = {bins, 2, 0};
     buf_t b = BUF_INIT;
     const char *err = NULL;
-    cr_assert_eq(msgpack_to_json(slice_make(in, n), &b, &mb, &err), -1, "3 binaries, room for 2");
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in, n), &b, &mb, &err), -1, "3 binaries, room for 2");
     cr_assert_str_eq(err, "msgpack: too many binaries");
     slice_t bins3[3];
     msgpack_bins_t mb3 = {bins3, 3, 0};
     buf_clear(&b);
     size_t count = 0;
-    cr_assert_eq(msgpack_array_to_json_list(slice_make(in, n), 1, &b, &mb3, &count, &err), 0);
+    cr_assert_eq(msgpack_json_list_from_mp(slice_make(in, n), 1, &b, &mb3, &count, &err), 0);
     cr_assert_eq(count, 3);
     buf_append_byte(&b, 0);
     cr_assert_str_eq((char *)buf_data(&b),
@@ -388,7 +389,7 @@ Test(msgpack, every_truncation_is_an_error, .timeout = 10)
         const char *err = NULL;
         cr_assert_eq(msgpack_validate(slice_make(in, k), NULL, &err), -1, "prefix %zu accepted", k);
         buf_t b = BUF_INIT;
-        cr_assert_eq(msgpack_to_json(slice_make(in, k), &b, NULL, &err), -1, "prefix %zu", k);
+        cr_assert_eq(msgpack_json_from_mp(slice_make(in, k), &b, NULL, &err), -1, "prefix %zu", k);
         buf_dispose(&b);
     }
 }
@@ -427,14 +428,14 @@ Test(msgpack, depth_is_capped, .timeout = 5)
     in[MSGPACK_MAX_DEPTH - 1] = 0x90; /* 64 arrays deep, innermost empty */
     cr_assert_eq(msgpack_validate(slice_make(in, MSGPACK_MAX_DEPTH), NULL, &err), 0, "%s", err);
     buf_t b = BUF_INIT;
-    cr_assert_eq(msgpack_to_json(slice_make(in, MSGPACK_MAX_DEPTH), &b, NULL, &err), 0);
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in, MSGPACK_MAX_DEPTH), &b, NULL, &err), 0);
     cr_assert_eq(b.len, 2 * MSGPACK_MAX_DEPTH);
     in[MSGPACK_MAX_DEPTH - 1] = 0x91;
     in[MSGPACK_MAX_DEPTH] = 0x90; /* 65 deep */
     cr_assert_eq(msgpack_validate(slice_make(in, MSGPACK_MAX_DEPTH + 1), NULL, &err), -1);
     cr_assert_str_eq(err, "msgpack: nesting too deep");
     buf_clear(&b);
-    cr_assert_eq(msgpack_to_json(slice_make(in, MSGPACK_MAX_DEPTH + 1), &b, NULL, &err), -1);
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in, MSGPACK_MAX_DEPTH + 1), &b, NULL, &err), -1);
     buf_dispose(&b);
 }
 
@@ -448,16 +449,16 @@ Test(msgpack, binary_rendering_counts_toward_depth, .timeout = 5)
     size_t open = MSGPACK_MAX_DEPTH - 2; /* arrays around the value */
     memset(in, 0x91, open);
     memcpy(in + open, "\xc4\x01\x07", 3); /* bin8 [7]: object + data array = 64 deep */
-    cr_assert_eq(msgpack_to_json(slice_make(in, open + 3), &b, NULL, &err), 0, "%s", err);
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in, open + 3), &b, NULL, &err), 0, "%s", err);
     cr_assert_eq(json_validate(buf_slice(&b), NULL, &err), 0, "%s", err);
     buf_clear(&b);
     memcpy(in + open, "\xd4\xf9\x00", 3); /* fixext1 type -7: [-7, Buffer] = 65 deep */
     cr_assert_eq(msgpack_validate(slice_make(in, open + 3), NULL, &err), 0, "%s", err);
-    cr_assert_eq(msgpack_to_json(slice_make(in, open + 3), &b, NULL, &err), -1);
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in, open + 3), &b, NULL, &err), -1);
     cr_assert_str_eq(err, "msgpack: nesting too deep");
     buf_clear(&b);
     /* the same extension at the top level renders fine */
-    cr_assert_eq(msgpack_to_json(slice_make(in + open, 3), &b, NULL, &err), 0, "%s", err);
+    cr_assert_eq(msgpack_json_from_mp(slice_make(in + open, 3), &b, NULL, &err), 0, "%s", err);
     cr_assert(slice_eq(buf_slice(&b), slice_from_cstr("[-7,{\"type\":\"Buffer\",\"data\":[0]}]")));
     buf_dispose(&b);
 }
@@ -497,9 +498,9 @@ Test(msgpack, json_roundtrip, .timeout = 5)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         buf_t mp = BUF_INIT, js = BUF_INIT;
         const char *err = NULL;
-        cr_assert_eq(msgpack_from_json(slice_from_cstr(t[i]), &mp, NULL, 0, &err), 0, "%s", err);
+        cr_assert_eq(msgpack_json_to_mp(slice_from_cstr(t[i]), &mp, NULL, 0, &err), 0, "%s", err);
         cr_assert_eq(msgpack_validate(buf_slice(&mp), NULL, &err), 0, "%s", err);
-        cr_assert_eq(msgpack_to_json(buf_slice(&mp), &js, NULL, &err), 0, "%s", err);
+        cr_assert_eq(msgpack_json_from_mp(buf_slice(&mp), &js, NULL, &err), 0, "%s", err);
         buf_append_byte(&js, 0);
         cr_assert_str_eq((char *)buf_data(&js), t[i]);
         buf_dispose(&mp);
