@@ -141,10 +141,6 @@ typedef struct save_op {
     app_ydoc_save_t *sv;
 } save_op_t;
 
-/* The parsed payload. A member absent from the object has type JSON_INVALID. */
-typedef struct fields {
-    json_value_t document_id, user_id, user_name, user_color, update, data;
-} fields_t;
 
 static void dispatch(app_ydoc_t *y, sioc_socket_t *s, enum kind k, const msg_t *m, int64_t ack_id);
 
@@ -190,32 +186,6 @@ static void emit_room(app_ydoc_t *y, sioc_socket_t *except, const char *room, co
 
 /* ------------------------------------------------------------------ payloads */
 
-/* Picks the members the handlers read out of the payload object (JSON.parse semantics: a
- * duplicate key's last value wins). False when the payload is not a well-formed object. */
-static bool parse_fields(slice_t json, fields_t *f)
-{
-    static const char *const KEYS[] = {"document_id", "user_id", "user_name",
-                                       "user_color",  "update",  "data"};
-    memset(f, 0, sizeof *f);
-    json_value_t *slot[] = {&f->document_id, &f->user_id, &f->user_name,
-                            &f->user_color,  &f->update,  &f->data};
-    json_iter_t it;
-    json_value_t k, v;
-    const char *err;
-    if (json_object_begin(&it, json, &err) != 0)
-        return false;
-    int r;
-    while ((r = json_object_next(&it, &k, &v, &err)) == 1) {
-        for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
-            if (json_string_eq(k.raw, slice_from_cstr(KEYS[i]))) {
-                *slot[i] = v;
-                break;
-            }
-        }
-    }
-    return r == 0;
-}
-
 /*
  * The bytes of an "update": a JSON int array (Array.from(u8), the editor's usual form) or
  * a binary attachment (the re-sync path sends the raw Uint8Array, spec §3.8). `*binary`
@@ -237,7 +207,7 @@ typedef struct ev {
     sioc_socket_t *s;
     ysock_t *ys;
     const app_user_t *u;
-    const fields_t *f;
+    const app_ydoc_fields_t *f;
     const msg_t *m;
     const char *id; /* normalized document id */
     size_t id_len;
@@ -837,12 +807,12 @@ static void dispatch(app_ydoc_t *y, sioc_socket_t *s, enum kind k, const msg_t *
 {
     const app_user_t *u = app_socket_user(s);
     void **slot = app_socket_ydoc_slot(s);
-    fields_t f;
+    app_ydoc_fields_t f;
     char id[APP_YDOC_MAX_ID + 1];
     long n = -1;
     if (!u || !slot)
         goto out_ack;
-    if (!parse_fields(m->json, &f) ||
+    if (!app_ydoc_wire_parse_fields(m->json, &f) ||
         (n = app_ydoc_wire_doc_id(f.document_id, id, APP_YDOC_MAX_ID)) < 0) {
         LOG_RATELIMITED(LOG_INFO, y->log_n, 100, "ydoc %s: %s without a usable document_id",
                         sioc_socket_id(s), KIND_NAME[k]);

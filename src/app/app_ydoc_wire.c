@@ -171,3 +171,27 @@ bool app_ydoc_wire_placeholder(const app_ydoc_msg_t *m, slice_t obj, slice_t *ou
     }
     return flag && app_ydoc_wire_bin(m, num, out);
 }
+
+bool app_ydoc_wire_parse_fields(slice_t json, app_ydoc_fields_t *f)
+{
+    static const char *const KEYS[] = {"document_id", "user_id", "user_name",
+                                       "user_color",  "update",  "data"};
+    memset(f, 0, sizeof *f);
+    json_value_t *slot[] = {&f->document_id, &f->user_id, &f->user_name,
+                            &f->user_color,  &f->update,  &f->data};
+    json_iter_t it;
+    json_value_t k, v;
+    const char *err;
+    if (json_object_begin(&it, json, &err) != 0)
+        return false;
+    int r;
+    while ((r = json_object_next(&it, &k, &v, &err)) == 1) {
+        for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
+            if (json_string_eq(k.raw, slice_from_cstr(KEYS[i]))) {
+                *slot[i] = v;
+                break;
+            }
+        }
+    }
+    return r == 0;
+}

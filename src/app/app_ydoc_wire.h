@@ -27,6 +27,15 @@ typedef struct app_ydoc_msg {
     size_t n_bins;
 } app_ydoc_msg_t;
 
+/** The members of a ydoc payload the handlers read; an absent one has type JSON_INVALID. */
+typedef struct app_ydoc_fields {
+    json_value_t document_id, user_id, user_name, user_color, update, data;
+} app_ydoc_fields_t;
+
+/** Picks those members out of the payload object (JSON.parse semantics: a duplicate key's
+ *  last value wins). False when the payload is not a well-formed object. */
+bool app_ydoc_wire_parse_fields(slice_t json, app_ydoc_fields_t *f);
+
 /** Attachment `n` of the event; false when there is no such attachment. */
 bool app_ydoc_wire_bin(const app_ydoc_msg_t *m, int64_t n, slice_t *out);
 

@@ -711,8 +711,8 @@ Test(app_ydoc, free_with_sockets_and_requests_still_there)
 
 static long doc_id_from(const char *payload, char *id)
 {
-    fields_t f;
-    cr_assert(parse_fields(slice_from_cstr(payload), &f), "%s", payload);
+    app_ydoc_fields_t f;
+    cr_assert(app_ydoc_wire_parse_fields(slice_from_cstr(payload), &f), "%s", payload);
     return app_ydoc_wire_doc_id(f.document_id, id, APP_YDOC_MAX_ID);
 }
 
@@ -735,9 +735,9 @@ Test(app_ydoc_helpers, document_ids_are_normalized_and_checked)
     memset(big + strlen(big), 'x', APP_YDOC_MAX_ID + 1);
     strcat(big, "\"}");
     cr_assert_lt(doc_id_from(big, id), 0, "over-long ids are refused");
-    fields_t f;
-    cr_assert_not(parse_fields(SLICE_LIT("[\"document_id\"]"), &f));
-    cr_assert_not(parse_fields(SLICE_LIT("{\"document_id\":\"x\""), &f));
+    app_ydoc_fields_t f;
+    cr_assert_not(app_ydoc_wire_parse_fields(SLICE_LIT("[\"document_id\"]"), &f));
+    cr_assert_not(app_ydoc_wire_parse_fields(SLICE_LIT("{\"document_id\":\"x\""), &f));
 
     slice_t n = app_ydoc_wire_note_id("note:abc", 8);
     cr_assert(n.ptr && n.len == 3 && memcmp(n.ptr, "abc", 3) == 0);
