@@ -47,13 +47,6 @@
 typedef enum body_mode { MODE_UNKNOWN, MODE_SSE, MODE_JSON, MODE_ERROR } body_mode_t;
 
 /* A socket curl asked us to watch. */
-struct poll_ctx {
-    uv_poll_t h; /* h.data = this */
-    curl_socket_t fd;
-    app_upstream_t *up;
-    struct poll_ctx *prev, *next; /* up->polls */
-};
-
 /* The ext area of a chat request. */
 typedef struct chat {
     xfer_t x;        /* its POST /chat/completions */
@@ -302,7 +295,7 @@ static bool req_deliver(app_upstream_req_t *r, bool reasoning, slice_t text)
     return r->state == REQ_RUNNING;
 }
 
-static void maybe_free(app_upstream_t *up)
+void app_upstream__maybe_free(app_upstream_t *up)
 {
     if (!up->closing || up->closes_pending > 0 || up->live_reqs > 0)
         return;
@@ -374,7 +367,7 @@ void app_upstream__req_released(app_upstream_req_t *req)
     app_upstream_t *up = req->up;
     free(req);
     up->live_reqs--;
-    maybe_free(up);
+    app_upstream__maybe_free(up);
 }
 
 void app_upstream_cancel(app_upstream_req_t *req)
@@ -597,7 +590,7 @@ static void chat_finish_json(app_upstream_req_t *r, chat_t *c)
 }
 
 /* curl reported the transfer of a chat request done: pick the one outcome. */
-static void chat_completed(app_upstream_req_t *r, CURLcode res)
+void app_upstream__chat_completed(app_upstream_req_t *r, CURLcode res)
 {
     chat_t *c = (chat_t *)r->ext;
     long status = app_upstream__http_status(&c->x);
@@ -755,116 +748,6 @@ out_err:
 
 /* ------------------------------------------------------------------ the loop glue */
 
-static void check_multi_info(app_upstream_t *up)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(up->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURLcode res = msg->data.result;
-        char *priv = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        xfer_t *x = (xfer_t *)priv;
-        if (x->kind == XFER_CHAT)
-            chat_completed(x->owner, res);
-        else
-            app_upstream__models_completed(x->owner, res);
-    }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    poll_ctx_t *pc = h->data;
-    app_upstream_t *up = pc->up;
-    int flags = status < 0 ? CURL_CSELECT_ERR : 0;
-    int running = 0;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(up->multi, pc->fd, flags, &running);
-    check_multi_info(up);
-}
-
-static void on_poll_closed(uv_handle_t *h)
-{
-    poll_ctx_t *pc = h->data;
-    app_upstream_t *up = pc->up;
-    free(pc);
-    up->closes_pending--;
-    maybe_free(up);
-}
-
-static void poll_close(poll_ctx_t *pc)
-{
-    app_upstream_t *up = pc->up;
-    if (pc->prev)
-        pc->prev->next = pc->next;
-    else
-        up->polls = pc->next;
-    if (pc->next)
-        pc->next->prev = pc->prev;
-    up->closes_pending++;
-    uv_poll_stop(&pc->h);
-    uv_close((uv_handle_t *)&pc->h, on_poll_closed);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    app_upstream_t *up = userp;
-    poll_ctx_t *pc = socketp;
-    (void)e;
-    if (up->closing)
-        return 0;
-    if (what == CURL_POLL_REMOVE) {
-        if (pc)
-            poll_close(pc);
-        curl_multi_assign(up->multi, s, NULL);
-        return 0;
-    }
-    if (!pc) {
-        pc = xcalloc(1, sizeof *pc);
-        if (uv_poll_init_socket(up->loop, &pc->h, s) != 0) {
-            free(pc);
-            return -1;
-        }
-        pc->h.data = pc;
-        pc->fd = s;
-        pc->up = up;
-        pc->next = up->polls;
-        if (up->polls)
-            up->polls->prev = pc;
-        up->polls = pc;
-        uv_unref((uv_handle_t *)&pc->h);
-        curl_multi_assign(up->multi, s, pc);
-    }
-    int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
-    uv_poll_start(&pc->h, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    app_upstream_t *up = t->data;
-    int running = 0;
-    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi_info(up);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-    app_upstream_t *up = userp;
-    (void)m;
-    if (up->closing)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&up->curl_timer);
-    else
-        uv_timer_start(&up->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
 /* Deferred work of the API calls: cancellations are delivered, new transfers added. */
 static void on_kick(uv_timer_t *t)
 {
@@ -947,9 +830,9 @@ app_upstream_t *app_upstream_new(uv_loop_t *loop, const app_upstream_config_t *c
     up->max_response = cfg->max_response_bytes ? cfg->max_response_bytes : DEF_MAX_RESPONSE;
     up->max_line = cfg->max_line_bytes ? cfg->max_line_bytes : DEF_MAX_LINE;
     copy_conns(up, cfg);
-    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, app_upstream__on_curl_socket);
     curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
-    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, app_upstream__on_curl_timer);
     curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
     uv_timer_t *timers[] = {&up->curl_timer, &up->kick, &up->sweep};
     for (size_t i = 0; i < 3; i++) {
@@ -965,7 +848,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     app_upstream_t *up = h->data;
     up->closes_pending--;
-    maybe_free(up);
+    app_upstream__maybe_free(up);
 }
 
 void app_upstream_free(app_upstream_t *up)
@@ -984,7 +867,7 @@ void app_upstream_free(app_upstream_t *up)
     while (up->ops)
         app_upstream__models_finish(up->ops, APP_UPSTREAM_ESHUTDOWN);
     while (up->polls)
-        poll_close(up->polls);
+        app_upstream__poll_close(up->polls);
     curl_multi_cleanup(up->multi);
     up->multi = NULL;
     uv_close((uv_handle_t *)&up->curl_timer, on_timer_closed);

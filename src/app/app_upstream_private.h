@@ -129,6 +129,20 @@ int app_upstream__curl_code(CURLcode res);
 /** curl's description of a failure of x (its error buffer, else curl_easy_strerror). */
 slice_t app_upstream__curl_message(const xfer_t *x, CURLcode res);
 
+/** Frees the client once it is closing and its last handle and request are gone. */
+void app_upstream__maybe_free(app_upstream_t *up);
+/** curl finished the chat transfer of `r` (called outside curl callbacks). */
+void app_upstream__chat_completed(app_upstream_req_t *r, CURLcode res);
+
+/* app_upstream_loop.c */
+
+/** CURLMOPT_SOCKETFUNCTION: starts, changes or ends the watch of one socket. */
+int app_upstream__on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp);
+/** CURLMOPT_TIMERFUNCTION: (re)arms or stops up->curl_timer. */
+int app_upstream__on_curl_timer(CURLM *m, long timeout_ms, void *userp);
+/** Stops watching a socket and closes its handle (counted in up->closes_pending). */
+void app_upstream__poll_close(poll_ctx_t *pc);
+
 /* app_upstream_models.c */
 
 /** The write callback of model-list transfers. */

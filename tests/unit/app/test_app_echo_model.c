@@ -11,6 +11,7 @@
 #include "../../../src/app/app_sse.c"
 #include "../../../src/app/app_upstream.c"
 #include "../../../src/app/app_upstream_env.c"
+#include "../../../src/app/app_upstream_loop.c"
 #include "../../../src/app/app_upstream_models.c"
 #include "../../../src/app/app_echo_model.c"
 
