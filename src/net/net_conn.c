@@ -12,6 +12,7 @@
  * and is not part of an in-flight write); shared frames are queued by reference. Two
  * segment slots live inline in the connection; more spill into a pooled array that
  * is given back when the queue drains, so an idle connection owns no output memory.
+ * That memory management is net_outq.c; the struct is in net_private.h.
  *
  * Connection states:
  *
@@ -41,16 +42,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 
-#ifdef SIOC_ASAN
-enum { POOL_MAX = 0 }; /* no recycling under sanitizers: every block is really freed */
-#else
-enum { POOL_MAX = 64 }; /* at most 256 KiB of spare chunks per loop */
-#endif
-
 enum {
-    CHUNK_CAP = 4096 - (int)sizeof(rcbuf_t), /* a pooled copy chunk is one 4 KiB block */
-    INLINE_SEGS = 2,
-    POOL_SEGS = 16,        /* size of a pooled overflow segment array */
     MAX_IOV = 64,          /* iovecs per write syscall */
     MAX_TAIL = 1 << 20,    /* hard cap on kept input; upper layers stay far below */
 };
@@ -61,169 +53,7 @@ struct net_linger {
     net_conn_t *c;
 };
 
-/* A memory connection (tests, fuzzers) has no socket: the storage of the uv handle
- * holds what it needs instead. */
-struct net_mem {
-    net_defer_t closed;           /* runs the close callback from the loop */
-    buf_t *sink;                  /* where flushed output goes (caller-owned) */
-};
-
-struct net_conn {
-    union {
-        uv_tcp_t tcp;             /* the socket; tcp.data = this */
-        struct net_mem mem;       /* when `memory` is set */
-    };
-    net_loop_t *nl;               /* owning context */
-    const net_conn_ops_t *ops;    /* owner's callbacks; NULL until set */
-    void *user;                   /* owner's pointer */
-    net_conn_t *prev, *next;      /* the loop's list of open connections */
-    net_conn_t *flush_next;       /* the loop's flush list, while in_flush */
-    net_conn_t *yield_next;       /* the loop's yield list, while in_yield */
-    uint8_t *tail;                /* unconsumed input at tail[tail_off..], NULL when none */
-    uint32_t tail_off, tail_len, tail_cap;
-    struct net_seg *segs;         /* inline_segs or a pooled/heap array */
-    uint32_t seg_head, seg_n, seg_cap;
-    uint32_t inflight;            /* segments covered by the armed uv_write */
-    size_t inflight_bytes;        /* bytes of that write */
-    struct net_seg inline_segs[INLINE_SEGS];
-    size_t queued;                /* bytes pending in segs */
-    size_t max_out;               /* bound on queued; 0 = loop default */
-    uint64_t id;                  /* for log lines */
-    uv_write_t *wreq;             /* armed write after a short write, else NULL */
-    struct net_linger *linger;        /* set once the FIN was sent */
-    int close_status;             /* what on_close reports */
-    unsigned in_flush : 1;        /* on the loop's flush list */
-    unsigned redeliver : 1;       /* present the tail again at the next flush */
-    unsigned closing : 1;         /* net_conn_close called or peer gone */
-    unsigned uv_closed : 1;       /* uv_close called */
-    unsigned dead : 1;            /* closed and freed as soon as the flush list lets go */
-    unsigned eof : 1;             /* the peer sent FIN */
-    unsigned read_active : 1;     /* uv_read_start in effect */
-    unsigned shut : 1;            /* shutdown started */
-    unsigned memory : 1;          /* no socket: see net_conn_new_memory */
-    unsigned status_set : 1;      /* close_status is final (first cause wins) */
-    unsigned in_yield : 1;        /* on the loop's yield list (net_conn_yield) */
-    unsigned yield_paused : 1;    /* resume reading once the yielded input is handed over */
-    unsigned no_linger : 1;       /* NET_CLOSE_NO_LINGER: close once flushed, no FIN wait */
-};
-
-/* ---- output chunks and segment arrays ---------------------------------------- */
-
-static rcbuf_t *chunk_get(net_loop_t *nl)
-{
-    rcbuf_t *rc = nl->chunk_pool;
-    if (!rc)
-        return rcbuf_new(CHUNK_CAP);
-    memcpy(&nl->chunk_pool, rc->data, sizeof(rcbuf_t *));
-    nl->chunk_pool_n--;
-    rc->len = 0;
-    return rc;
-}
-
-static void seg_release(net_loop_t *nl, struct net_seg *s)
-{
-    rcbuf_t *rc = s->rc;
-    s->rc = NULL;
-    if (s->cap == CHUNK_CAP && rc->refs == 1 && (int)nl->chunk_pool_n < POOL_MAX) {
-        memcpy(rc->data, &nl->chunk_pool, sizeof(rcbuf_t *));
-        nl->chunk_pool = rc;
-        nl->chunk_pool_n++;
-        return;
-    }
-    rcbuf_unref(rc);
-}
-
-/* Back to the two inline slots once the queue is empty. */
-static void segs_reset(net_conn_t *c)
-{
-    net_loop_t *nl = c->nl;
-    c->seg_head = 0;
-    if (c->segs == c->inline_segs)
-        return;
-    if (c->seg_cap == POOL_SEGS && (int)nl->segs_pool_n < POOL_MAX &&
-        nl->segs_pool_n < NET_SEGS_POOL_MAX) {
-        nl->segs_pool[nl->segs_pool_n++] = c->segs;
-    } else {
-        free(c->segs);
-    }
-    c->segs = c->inline_segs;
-    c->seg_cap = INLINE_SEGS;
-}
-
-static void segs_grow(net_conn_t *c)
-{
-    net_loop_t *nl = c->nl;
-    if (c->seg_head) {
-        memmove(c->segs, c->segs + c->seg_head, c->seg_n * sizeof *c->segs);
-        c->seg_head = 0;
-        return;
-    }
-    struct net_seg *a;
-    if (c->segs == c->inline_segs && nl->segs_pool_n) {
-        a = nl->segs_pool[--nl->segs_pool_n];
-        memcpy(a, c->segs, c->seg_n * sizeof *a);
-        c->seg_cap = POOL_SEGS;
-    } else if (c->segs == c->inline_segs) {
-        a = xmalloc(POOL_SEGS * sizeof *a);
-        memcpy(a, c->segs, c->seg_n * sizeof *a);
-        c->seg_cap = POOL_SEGS;
-    } else {
-        a = xrealloc(c->segs, 2 * c->seg_cap * sizeof *a);
-        c->seg_cap *= 2;
-    }
-    c->segs = a;
-}
-
-static void seg_push(net_conn_t *c, rcbuf_t *rc, uint32_t cap)
-{
-    if (c->seg_head + c->seg_n == c->seg_cap)
-        segs_grow(c);
-    c->segs[c->seg_head + c->seg_n++] = (struct net_seg){rc, 0, cap};
-}
-
-static void segs_release_all(net_conn_t *c)
-{
-    for (uint32_t i = 0; i < c->seg_n; i++)
-        seg_release(c->nl, &c->segs[c->seg_head + i]);
-    c->seg_n = 0;
-    c->inflight = 0;
-    c->queued = 0;
-    segs_reset(c);
-}
-
-/* The last segment, if copies may still be appended to it. */
-static struct net_seg *appendable_tail(net_conn_t *c)
-{
-    if (c->seg_n == 0 || c->seg_n <= c->inflight)
-        return NULL;
-    struct net_seg *s = &c->segs[c->seg_head + c->seg_n - 1];
-    return (s->cap && s->rc->len < s->cap) ? s : NULL;
-}
-
-static void copy_in(net_conn_t *c, const uint8_t *p, size_t n)
-{
-    while (n) {
-        struct net_seg *s = appendable_tail(c);
-        if (s) {
-            size_t k = s->cap - s->rc->len;
-            k = k < n ? k : n;
-            memcpy(s->rc->data + s->rc->len, p, k);
-            s->rc->len += k;
-            p += k;
-            n -= k;
-            continue;
-        }
-        if (n < CHUNK_CAP) {
-            seg_push(c, chunk_get(c->nl), CHUNK_CAP);
-            continue;
-        }
-        rcbuf_t *rc = rcbuf_new(n); /* n is under max_out, checked by the caller */
-        memcpy(rc->data, p, n);
-        rc->len = n;
-        seg_push(c, rc, 0);
-        return;
-    }
-}
+/* ---- flush scheduling ------------------------------------------------------------ */
 
 /* Marks the connection for the loop's flush pass. */
 static void schedule(net_conn_t *c)
@@ -260,7 +90,7 @@ static void yield_unlink(net_conn_t *c)
 static void conn_closed(net_conn_t *c)
 {
     net_loop_t *nl = c->nl;
-    segs_release_all(c);
+    net__outq_release_all(c);
     free(c->tail);
     c->tail = NULL;
     c->tail_off = c->tail_len = c->tail_cap = 0;
@@ -398,12 +228,12 @@ static void consume(net_conn_t *c, size_t w)
             return;
         }
         w -= left;
-        seg_release(c->nl, s);
+        net__outq_release(c->nl, s);
         c->seg_head++;
         c->seg_n--;
     }
     if (c->seg_n == 0)
-        segs_reset(c);
+        net__outq_reset(c);
 }
 
 static void after_drain(net_conn_t *c)
@@ -555,7 +385,7 @@ int net_conn_writev(net_conn_t *c, const slice_t *parts, size_t n)
     if (r < 0 || total == 0)
         return r;
     for (size_t i = 0; i < n; i++)
-        copy_in(c, parts[i].ptr, parts[i].len);
+        net__outq_copy_in(c, parts[i].ptr, parts[i].len);
     c->queued += total;
     schedule(c);
     return 0;
@@ -566,7 +396,7 @@ int net_conn_write_rcbuf(net_conn_t *c, rcbuf_t *rc)
     int r = check_room(c, rc->len);
     if (r < 0 || rc->len == 0)
         return r;
-    seg_push(c, rcbuf_ref(rc), 0);
+    net__outq_push(c, rcbuf_ref(rc), 0);
     c->queued += rc->len;
     schedule(c);
     return 0;
@@ -852,18 +682,6 @@ void net__conn_run_yield_list(net_loop_t *nl)
     }
 }
 
-void net__conn_pool_free(net_loop_t *nl)
-{
-    while (nl->chunk_pool) {
-        rcbuf_t *rc = nl->chunk_pool;
-        memcpy(&nl->chunk_pool, rc->data, sizeof(rcbuf_t *));
-        rcbuf_unref(rc);
-    }
-    while (nl->segs_pool_n)
-        free(nl->segs_pool[--nl->segs_pool_n]);
-    nl->chunk_pool_n = nl->segs_pool_n = 0;
-}
-
 /* ---- connection accessors and close ------------------------------------------ */
 
 void net_conn_set_ops(net_conn_t *c, const net_conn_ops_t *ops, void *user)
@@ -964,7 +782,7 @@ static void conn_register(net_loop_t *nl, net_conn_t *c)
 {
     c->nl = nl;
     c->segs = c->inline_segs;
-    c->seg_cap = INLINE_SEGS;
+    c->seg_cap = NET_INLINE_SEGS;
     c->id = ++nl->next_conn_id;
     c->next = nl->conns;
     if (nl->conns)

@@ -56,7 +56,7 @@ static void on_handle_closed(uv_handle_t *h)
     net_loop_t *nl = h->data;
     if (--nl->handles_open > 0)
         return;
-    net__conn_pool_free(nl);
+    net__outq_pool_free(nl);
     free(nl->rbuf);
     free(nl);
 }
