@@ -162,16 +162,6 @@ void clu_pending_got(clu_pending_t *p);
  *  it any more. */
 void clu_pending_finish(clu_pending_t *p, int status);
 
-/** Delivers `pkt` to the local sockets `o` selects. */
-void clu_adapter_deliver(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o);
-
-/** Applies socketsJoin/Leave locally. */
-void clu_adapter_rooms_local(sio_adapter_t *a, const sio_bcast_t *o, const slice_t *rooms, size_t n,
-                             bool join);
-
-/** Applies disconnectSockets locally. */
-void clu_adapter_disconnect_local(sio_adapter_t *a, const sio_bcast_t *o, bool close);
-
 /** Appends the local sockets `o` selects to a fetch result (`first`: none written yet). */
 size_t clu_adapter_fetch_local(sio_adapter_t *a, const sio_bcast_t *o, buf_t *acc, bool first);
 

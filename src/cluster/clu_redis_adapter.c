@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "cluster/clu_cluster_private.h"
 #include "cluster/clu_redis_url.h"
+#include "cluster/clu_rooms.h"
 #include "cluster/clu_wire_py.h"
 #include "sio/sio_socket.h"
 
@@ -320,39 +321,7 @@ void clu_pending_got(clu_pending_t *p)
         clu_pending_finish(p, 0);
 }
 
-/* ---- local rooms and delivery (as clu_local) ------------------------------------- */
-
-static sio_rooms_filter_t filter_of(const sio_bcast_t *o)
-{
-    return (sio_rooms_filter_t){o->rooms, o->n_rooms, o->except, o->n_except};
-}
-
-typedef struct bcast_ctx {
-    sio_outpkt_t *pkt;
-    unsigned flags;
-    sio_ackgroup_t *grp;
-    size_t n;
-} bcast_ctx_t;
-
-static void visit_deliver(void *arg, sio_member_t *m)
-{
-    bcast_ctx_t *c = arg;
-    sio_socket_deliver(sio_socket_from_member(m), c->pkt, c->flags);
-}
-
-static void visit_deliver_ack(void *arg, sio_member_t *m)
-{
-    bcast_ctx_t *c = arg;
-    if (sio_socket_deliver_ack(sio_socket_from_member(m), c->pkt, c->flags, c->grp))
-        c->n++;
-}
-
-void clu_adapter_deliver(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
-{
-    sio_rooms_filter_t f = filter_of(o);
-    bcast_ctx_t c = {pkt, o->flags, NULL, 0};
-    sio_rooms_foreach(a->rooms, &f, visit_deliver, &c);
-}
+/* ---- local delivery (the room operations themselves are clu_rooms) -------------- */
 
 void clu_adapter_outpkt(sio_adapter_t *a, sio_outpkt_t *pkt, slice_t name, slice_t args,
                         const slice_t *bins, size_t nbins)
@@ -368,54 +337,6 @@ void clu_adapter_outpkt(sio_adapter_t *a, sio_outpkt_t *pkt, slice_t name, slice
     pkt->bins = bins;
     pkt->scratch = &a->nsp->srv->enc;
     pkt->eio = a->nsp->srv->eio;
-}
-
-/* Snapshots the selected sockets with a reference each (they may leave meanwhile). */
-static size_t snapshot(sio_adapter_t *a, const sio_bcast_t *o, buf_t *out)
-{
-    sio_rooms_filter_t f = filter_of(o);
-    size_t n = sio_rooms_collect(a->rooms, &f, out);
-    sio_member_t **v = (sio_member_t **)(void *)buf_data(out);
-    for (size_t i = 0; i < n; i++)
-        sioc_socket_ref(sio_socket_from_member(v[i]));
-    return n;
-}
-
-static void release(buf_t *out, size_t n)
-{
-    sio_member_t **v = (sio_member_t **)(void *)buf_data(out);
-    for (size_t i = 0; i < n; i++)
-        sioc_socket_unref(sio_socket_from_member(v[i]));
-    buf_dispose(out);
-}
-
-void clu_adapter_rooms_local(sio_adapter_t *a, const sio_bcast_t *o, const slice_t *rooms,
-                             size_t n_rooms, bool join)
-{
-    buf_t snap = BUF_INIT;
-    size_t n = snapshot(a, o, &snap);
-    sio_member_t **v = (sio_member_t **)(void *)buf_data(&snap);
-    for (size_t i = 0; i < n; i++) {
-        if (!sio_member_is_attached(v[i]))
-            continue;
-        for (size_t k = 0; k < n_rooms; k++) {
-            if (join)
-                sio_rooms_join(a->rooms, v[i], rooms[k]);
-            else
-                sio_rooms_leave(a->rooms, v[i], rooms[k]);
-        }
-    }
-    release(&snap, n);
-}
-
-void clu_adapter_disconnect_local(sio_adapter_t *a, const sio_bcast_t *o, bool close)
-{
-    buf_t snap = BUF_INIT;
-    size_t n = snapshot(a, o, &snap);
-    sio_member_t **v = (sio_member_t **)(void *)buf_data(&snap);
-    for (size_t i = 0; i < n; i++)
-        sioc_socket_disconnect(sio_socket_from_member(v[i]), close);
-    release(&snap, n);
 }
 
 static void json_str(buf_t *out, slice_t s)
@@ -460,7 +381,7 @@ static void visit_fetch(void *arg, sio_member_t *m)
 
 size_t clu_adapter_fetch_local(sio_adapter_t *a, const sio_bcast_t *o, buf_t *acc, bool first)
 {
-    sio_rooms_filter_t f = filter_of(o);
+    sio_rooms_filter_t f = clu_rooms_filter(o);
     fetch_ctx_t c = {acc, first, 0};
     sio_rooms_foreach(a->rooms, &f, visit_fetch, &c);
     return c.n;
@@ -509,31 +430,27 @@ static void ra_destroy(sio_adapter_t *a)
 
 static void ra_add_all(sio_adapter_t *a, sioc_socket_t *s, const slice_t *rooms, size_t n)
 {
-    sio_member_t *m = sio_socket_member(s);
-    if (!sio_member_is_attached(m))
-        sio_rooms_attach(a->rooms, m);
-    for (size_t i = 0; i < n; i++)
-        sio_rooms_join(a->rooms, m, rooms[i]);
+    clu_rooms_add_all(a->rooms, s, rooms, n);
 }
 
 static void ra_del(sio_adapter_t *a, sioc_socket_t *s, slice_t room)
 {
-    sio_rooms_leave(a->rooms, sio_socket_member(s), room);
+    clu_rooms_del(a->rooms, s, room);
 }
 
 static void ra_del_all(sio_adapter_t *a, sioc_socket_t *s)
 {
-    sio_rooms_detach(a->rooms, sio_socket_member(s));
+    clu_rooms_del_all(a->rooms, s);
 }
 
 static bool ra_has(sio_adapter_t *a, const sioc_socket_t *s, slice_t room)
 {
-    return sio_rooms_has(a->rooms, sio_socket_member((sioc_socket_t *)s), room);
+    return clu_rooms_has(a->rooms, s, room);
 }
 
 static size_t ra_room_size(sio_adapter_t *a, slice_t room)
 {
-    return sio_rooms_count(a->rooms, room);
+    return clu_rooms_size(a->rooms, room);
 }
 
 static int ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
@@ -546,50 +463,35 @@ static int ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *
                         (const char *)a->name.ptr, a->cl->max_message);
         return SIOC_E2BIG;
     }
-    clu_adapter_deliver(a, pkt, o);
+    clu_rooms_deliver(a->rooms, pkt, o);
     return 0;
 }
 
 static size_t ra_broadcast_with_ack(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o,
                                     sio_ackgroup_t *grp)
 {
-    sio_rooms_filter_t f = filter_of(o);
-    bcast_ctx_t c = {pkt, o->flags, grp, 0};
-    sio_rooms_foreach(a->rooms, &f, visit_deliver_ack, &c);
-    a->last_ack_count = c.n;
+    size_t n = clu_rooms_deliver_ack(a->rooms, pkt, o, grp);
+    a->last_ack_count = n;
     if (!(o->flags & SIO_BCAST_LOCAL))
         a->cl->fmt->publish_bcast_ack(a, pkt, o, grp);
-    return c.n;
-}
-
-typedef struct visit_ctx {
-    sio_socket_visit_cb cb;
-    void *arg;
-} visit_ctx_t;
-
-static void visit_socket(void *arg, sio_member_t *m)
-{
-    visit_ctx_t *v = arg;
-    v->cb(v->arg, sio_socket_from_member(m));
+    return n;
 }
 
 static void ra_sockets(sio_adapter_t *a, const sio_bcast_t *o, sio_socket_visit_cb cb, void *arg)
 {
-    sio_rooms_filter_t f = filter_of(o);
-    visit_ctx_t v = {cb, arg};
-    sio_rooms_foreach(a->rooms, &f, visit_socket, &v);
+    clu_rooms_sockets(a->rooms, o, cb, arg);
 }
 
 static void ra_add_sockets(sio_adapter_t *a, const sio_bcast_t *o, const slice_t *rooms, size_t n)
 {
-    clu_adapter_rooms_local(a, o, rooms, n, true);
+    clu_rooms_join_selected(a->rooms, o, rooms, n, true);
     if (!(o->flags & SIO_BCAST_LOCAL))
         a->cl->fmt->publish_rooms(a, o, rooms, n, true);
 }
 
 static void ra_del_sockets(sio_adapter_t *a, const sio_bcast_t *o, const slice_t *rooms, size_t n)
 {
-    clu_adapter_rooms_local(a, o, rooms, n, false);
+    clu_rooms_join_selected(a->rooms, o, rooms, n, false);
     if (!(o->flags & SIO_BCAST_LOCAL))
         a->cl->fmt->publish_rooms(a, o, rooms, n, false);
 }
@@ -598,7 +500,7 @@ static void ra_disconnect_sockets(sio_adapter_t *a, const sio_bcast_t *o, bool c
 {
     if (!(o->flags & SIO_BCAST_LOCAL))
         a->cl->fmt->publish_disconnect(a, o, close);
-    clu_adapter_disconnect_local(a, o, close);
+    clu_rooms_disconnect_selected(a->rooms, o, close);
 }
 
 static void ra_server_side_emit(sio_adapter_t *a, const sio_outpkt_t *pkt)
@@ -606,22 +508,9 @@ static void ra_server_side_emit(sio_adapter_t *a, const sio_outpkt_t *pkt)
     a->cl->fmt->publish_sse(a, pkt->name, pkt->args);
 }
 
-typedef struct rooms_ctx {
-    sio_room_visit_cb cb;
-    void *arg;
-} rooms_ctx_t;
-
-static void visit_room(void *arg, slice_t name, size_t members)
-{
-    rooms_ctx_t *r = arg;
-    (void)members;
-    r->cb(r->arg, name);
-}
-
 static void ra_all_rooms(sio_adapter_t *a, sio_room_visit_cb cb, void *arg)
 {
-    rooms_ctx_t r = {cb, arg};
-    sio_rooms_list(a->rooms, visit_room, &r);
+    clu_rooms_list(a->rooms, cb, arg);
 }
 
 static size_t ra_server_count(sio_adapter_t *a)

@@ -32,6 +32,7 @@
 
 #include "base/log.h"
 #include "cluster/clu_cluster_private.h"
+#include "cluster/clu_rooms.h"
 #include "cluster/clu_wire_py.h"
 #include "sio/sio_socket.h"
 
@@ -318,7 +319,7 @@ static void on_emit(sio_adapter_t *a, const clu_py_msg_t *m)
     }
     sio_outpkt_t pkt;
     clu_adapter_outpkt(a, &pkt, name, buf_slice(&cl->rx_args), bins, nbins);
-    clu_adapter_deliver(a, &pkt, &o);
+    clu_rooms_deliver(a->rooms, &pkt, &o);
     sio_outpkt_release(&pkt);
     cl->stats.received++;
 }
@@ -366,9 +367,9 @@ static void on_room_op(sio_adapter_t *a, const clu_py_msg_t *m)
         return; /* not here */
     sio_bcast_t o = {&target, 1, NULL, 0, 0};
     if (m->method == CLU_PY_DISCONNECT)
-        clu_adapter_disconnect_local(a, &o, false);
+        clu_rooms_disconnect_selected(a->rooms, &o, false);
     else
-        clu_adapter_rooms_local(a, &o, &room, 1, m->method == CLU_PY_ENTER_ROOM);
+        clu_rooms_join_selected(a->rooms, &o, &room, 1, m->method == CLU_PY_ENTER_ROOM);
 }
 
 static void handle(clu_cluster_t *cl, slice_t payload, sio_adapter_t *only)

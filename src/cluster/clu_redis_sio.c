@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "cluster/clu_cluster_private.h"
+#include "cluster/clu_rooms.h"
 #include "cluster/clu_wire_sio.h"
 #include "sio/sio_socket.h"
 
@@ -269,7 +270,7 @@ static void on_broadcast(sio_adapter_t *a, slice_t channel, slice_t payload)
         goto bad;
     sio_outpkt_t pkt;
     clu_adapter_outpkt(a, &pkt, name, buf_slice(&cl->rx_args), bins, mb.n);
-    clu_adapter_deliver(a, &pkt, &t.o);
+    clu_rooms_deliver(a->rooms, &pkt, &t.o);
     sio_outpkt_release(&pkt);
     cl->stats.received++;
     return;
@@ -358,11 +359,11 @@ static void req_legacy(sio_adapter_t *a, const clu_sio_msg_t *m, slice_t rid)
     if (m->type == CLU_SIO_REQ_REMOTE_DISCONNECT) {
         bool close = false;
         clu_wire_val_bool(m->close, &close);
-        clu_adapter_disconnect_local(a, &o, close);
+        clu_rooms_disconnect_selected(a->rooms, &o, close);
     } else {
         if (clu_wire_val_str(m->room, &a->cl->rx_except, &room) != 0)
             return;
-        clu_adapter_rooms_local(a, &o, &room, 1, m->type == CLU_SIO_REQ_REMOTE_JOIN);
+        clu_rooms_join_selected(a->rooms, &o, &room, 1, m->type == CLU_SIO_REQ_REMOTE_JOIN);
     }
     if (!rid.len)
         return;
@@ -384,7 +385,7 @@ static void req_rooms(sio_adapter_t *a, const clu_sio_msg_t *m, bool join)
     buf_clear(&a->cl->rx_names);
     if (clu_wire_val_strings(m->rooms, rooms, CLU_MAX_ROOMS, &n, &a->cl->rx_names, &err) != 0)
         return;
-    clu_adapter_rooms_local(a, &t.o, rooms, n, join);
+    clu_rooms_join_selected(a->rooms, &t.o, rooms, n, join);
 }
 
 static void req_disconnect(sio_adapter_t *a, const clu_sio_msg_t *m)
@@ -395,7 +396,7 @@ static void req_disconnect(sio_adapter_t *a, const clu_sio_msg_t *m)
     if (read_opts(a->cl, m->opts, &t, &err) != 0)
         return;
     clu_wire_val_bool(m->close, &close);
-    clu_adapter_disconnect_local(a, &t.o, close);
+    clu_rooms_disconnect_selected(a->rooms, &t.o, close);
 }
 
 static void req_fetch(sio_adapter_t *a, const clu_sio_msg_t *m, slice_t rid)
