@@ -346,24 +346,32 @@ Test(net, shared_rcbuf_is_referenced_not_copied)
     net_timer_stop(&ticker);
 }
 
-Test(net, graceful_close_delivers_everything_then_eof)
+/* A sink server with one reading client connected, and BLOCKS blocks of `fill` queued on
+ * the server side: the start of the close tests. */
+enum { BLOCK = 50000, BLOCKS = 4 };
+static void sink_with_queued_blocks(client_t *c, char fill)
 {
     net_timer_init(&ticker);
     tick(&ticker);
     w.mode = MODE_SINK;
     int port = listen_on("127.0.0.1");
-    client_t c;
-    cli_connect(&c, "127.0.0.1", port, true);
+    cli_connect(c, "127.0.0.1", port, true);
     RUN_UNTIL(w.server_side != NULL, 2000);
-    static char block[50000];
-    memset(block, 'z', sizeof block);
-    for (int i = 0; i < 4; i++)
+    static char block[BLOCK];
+    memset(block, fill, sizeof block);
+    for (int i = 0; i < BLOCKS; i++)
         cr_assert_eq(net_conn_write(w.server_side, block, sizeof block), 0);
+}
+
+Test(net, graceful_close_delivers_everything_then_eof)
+{
+    client_t c;
+    sink_with_queued_blocks(&c, 'z');
     net_conn_close(w.server_side, NET_CLOSE_GRACEFUL);
     cr_assert_eq(w.server_closes, 0, "on_close never runs synchronously");
     cr_assert_eq(net_conn_write(w.server_side, "x", 1), UV_EPIPE);
     RUN_UNTIL(c.eof, 3000);
-    cr_assert_eq(c.got.len, 4 * sizeof block);
+    cr_assert_eq(c.got.len, BLOCKS * BLOCK);
     cli_close(&c);
     RUN_UNTIL(w.server_closes == 1, 2000);
     cr_assert_eq(w.close_status, 0);
@@ -384,22 +392,13 @@ static void setup_long_linger(void)
  * while the peer still holds its end open (no wait for the peer's EOF). */
 Test(net, no_linger_close_delivers_everything_and_does_not_wait, .init = setup_long_linger)
 {
-    net_timer_init(&ticker);
-    tick(&ticker);
-    w.mode = MODE_SINK;
-    int port = listen_on("127.0.0.1");
     client_t c;
-    cli_connect(&c, "127.0.0.1", port, true);
-    RUN_UNTIL(w.server_side != NULL, 2000);
-    static char block[50000];
-    memset(block, 'n', sizeof block);
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(net_conn_write(w.server_side, block, sizeof block), 0);
+    sink_with_queued_blocks(&c, 'n');
     net_conn_close(w.server_side, NET_CLOSE_NO_LINGER);
     cr_assert_eq(w.server_closes, 0, "on_close never runs synchronously");
     cr_assert_eq(net_conn_write(w.server_side, "x", 1), UV_EPIPE);
     RUN_UNTIL(c.eof && w.server_closes == 1, 3000);
-    cr_assert_eq(c.got.len, 4 * sizeof block);
+    cr_assert_eq(c.got.len, BLOCKS * BLOCK);
     cr_assert_eq(w.close_status, 0);
     cr_assert(!c.closed, "the server closed before the client let go");
     cli_close(&c);
