@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "net/net_uring.h"
 
 enum {
     DEFAULT_READ_BUF = 65536,
@@ -57,6 +58,8 @@ static void on_handle_closed(uv_handle_t *h)
     if (--nl->handles_open > 0)
         return;
     net__outq_pool_free(nl);
+    net_uring_free(nl->uring);
+    free(nl->send_slots);
     free(nl->rbuf);
     free(nl);
 }
@@ -129,6 +132,10 @@ net_loop_t *net_loop_new(uv_loop_t *uv, const net_loop_config_t *cfg)
     if (!nl->cfg.max_accepts)
         nl->cfg.max_accepts = DEFAULT_MAX_ACCEPTS;
     nl->rbuf = xmalloc(nl->cfg.read_buf_size);
+    if (!nl->cfg.no_uring && !getenv("SIOC_NO_URING"))
+        nl->uring = net_uring_new(NET_SEND_BATCH);
+    if (nl->uring)
+        nl->send_slots = xcalloc(NET_SEND_BATCH, sizeof(struct net_send_slot));
     nl->defer_tail = &nl->defer_head;
     nl->yield_tail = &nl->yield_head;
 

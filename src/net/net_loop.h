@@ -55,6 +55,8 @@ typedef struct net_loop_config {
                                    peer's EOF after our FIN, default 2000 */
     unsigned max_accepts;     /**< connections one listener accepts per loop turn before
                                    it yields to the other I/O, default 64 (STYLE rule 26) */
+    bool no_uring;            /**< send with one sendmsg(2) per connection even where
+                                   io_uring could batch a flush pass's sends */
 } net_loop_config_t;
 
 /** Counters kept by the loop (monotonic unless noted). */
@@ -64,7 +66,9 @@ typedef struct net_loop_stats {
     uint64_t slow_consumer_closes;/**< connections closed because output passed the bound */
     uint64_t bytes_written;       /**< bytes handed to the kernel */
     uint64_t bytes_read;          /**< bytes read from peers */
-    uint64_t flush_syscalls;      /**< writev/try_write calls made by the flush hook */
+    uint64_t flush_syscalls;      /**< sends made by the flush hook */
+    uint64_t send_batches;        /**< io_uring submissions carrying those sends (0 where
+                                       each send is its own sendmsg(2)) */
     uint64_t accepts_deferred;    /**< times a listener hit max_accepts and left the rest
                                        of its backlog for the next loop turn */
     uint64_t reads_yielded;       /**< times an owner stopped at its per-read work cap

@@ -10,6 +10,8 @@
 #ifndef SIOC_NET_PRIVATE_H
 #define SIOC_NET_PRIVATE_H
 
+#include <sys/socket.h>
+
 #include "base/rcbuf.h"
 #include "net/net_conn.h"
 #include "net/net_loop.h"
@@ -33,9 +35,19 @@ enum { NET_POOL_MAX = 64 }; /* at most 256 KiB of spare chunks per loop */
 #endif
 
 enum {
+    MAX_IOV = 64,                                 /* iovecs per send */
+    NET_SEND_BATCH = 256,                         /* sends per io_uring submission */
     NET_CHUNK_CAP = 4096 - (int)sizeof(rcbuf_t), /* a pooled copy chunk is one 4 KiB block */
     NET_INLINE_SEGS = 2,                          /* segment slots inside a connection */
     NET_POOL_SEGS = 16,                           /* size of a pooled overflow array */
+};
+
+/* One send of a batch being built (net_conn.c, batched flush). */
+struct net_send_slot {
+    net_conn_t *c;
+    size_t total;                 /* bytes offered */
+    struct msghdr mh;
+    uv_buf_t iov[MAX_IOV];
 };
 
 /* A memory connection (tests, fuzzers) has no socket: the storage of the uv handle
@@ -106,6 +118,9 @@ struct net_loop {
     unsigned chunk_pool_n;
     struct net_seg *segs_pool[NET_SEGS_POOL_MAX]; /* recycled overflow segment arrays */
     unsigned segs_pool_n;
+    struct net_uring *uring;     /* batched sends, or NULL: sendmsg(2) per connection */
+    struct net_send_slot *send_slots; /* NET_SEND_BATCH slots for the batch being built */
+    unsigned send_n;             /* slots in use */
     net_loop_stats_t stats;      /* counters */
     uint64_t slow_log_counter;   /* rate limit of the slow-consumer log line */
     uint64_t next_conn_id;       /* last id handed out */

@@ -1,6 +1,7 @@
 /* Real-loop loopback tests for src/net (STYLE rule 37): listeners on port 0, raw libuv
  * clients in the same loop, the flush hook, graceful close, slow consumers, the timer
- * heap and deferred calls. Every test ends with no handle open and uv_loop_close == 0. */
+ * heap and deferred calls. Every test ends with no handle open and uv_loop_close == 0.
+ * test_net_loopback_plain.c runs the same tests with io_uring batching switched off. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +13,11 @@
 #include "net/net_conn.h"
 #include "net/net_loop.h"
 #include "net/net_timer.h"
+#include "net/net_uring.h"
+
+#ifndef NET_TEST_PLAIN
+#define NET_TEST_PLAIN 0 /* 1: every send is its own sendmsg(2) (net_loop_config no_uring) */
+#endif
 
 typedef struct client {
     uv_tcp_t tcp;
@@ -27,6 +33,7 @@ typedef struct world {
     net_loop_t *nl;
     net_listener_t *l;
     net_conn_t *server_side;
+    net_conn_t *accepted[8];  /* the first connections accepted, in order */
     int server_closes;
     int close_status;
     buf_t server_got;
@@ -50,7 +57,8 @@ static void setup(void)
 {
     memset(&w, 0, sizeof w);
     cr_assert_eq(uv_loop_init(&w.loop), 0);
-    net_loop_config_t cfg = {.max_out_bytes = 256 * 1024, .linger_ms = 200, .max_accepts = 4};
+    net_loop_config_t cfg = {.max_out_bytes = 256 * 1024, .linger_ms = 200, .max_accepts = 4,
+                             .no_uring = NET_TEST_PLAIN};
     w.nl = net_loop_new(&w.loop, &cfg);
 }
 
@@ -142,6 +150,8 @@ static void on_accept(net_listener_t *l, net_conn_t *c)
     if (++w.accepts_this_turn > w.max_accepts_per_turn)
         w.max_accepts_per_turn = w.accepts_this_turn;
     w.server_side = c;
+    if (w.accepts <= 8)
+        w.accepted[w.accepts - 1] = c;
     net_conn_set_ops(c, &srv_ops, NULL);
 }
 
@@ -452,6 +462,55 @@ Test(net, slow_consumer_is_closed)
     cr_assert_eq(net_loop_stats(w.nl)->slow_consumer_closes, 1);
     cli_close(&c);
     RUN_UNTIL(c.closed, 2000);
+    net_timer_stop(&ticker);
+}
+
+/* One flush pass with sends to several connections, one of them far more than its
+ * socket takes at once: every client gets exactly its bytes, in order; the sends were
+ * batched through io_uring unless that was switched off or is missing here. */
+Test(net, one_flush_to_many_with_a_short_write)
+{
+    net_timer_init(&ticker);
+    tick(&ticker);
+    w.mode = MODE_SINK;
+    int port = listen_on("127.0.0.1");
+    enum { N = 5, BIG = 6 << 20 };
+    static client_t cs[N];
+    for (int i = 0; i < N; i++) {
+        cli_connect(&cs[i], "127.0.0.1", port, true);
+        RUN_UNTIL(w.accepts == i + 1, 2000);
+    }
+    static char big[BIG];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 23);
+    net_conn_set_max_out(w.accepted[0], 2 * BIG);
+    uint64_t batches0 = net_loop_stats(w.nl)->send_batches;
+    cr_assert_eq(net_conn_write(w.accepted[0], big, sizeof big), 0);
+    for (int i = 1; i < N; i++) {
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "to client %d", i);
+        cr_assert_eq(net_conn_write(w.accepted[i], msg, (size_t)n), 0);
+        cr_assert_eq(net_conn_write(w.accepted[i], "!", 1), 0);
+    }
+    RUN_UNTIL(cs[0].got.len == sizeof big && cs[N - 1].got.len == 12, 5000);
+    cr_assert_eq(memcmp(buf_data(&cs[0].got), big, sizeof big), 0, "the big write is intact");
+    for (int i = 1; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "to client %d!", i);
+        RUN_UNTIL(cs[i].got.len == strlen(want), 2000);
+        cr_assert(slice_eq_cstr(buf_slice(&cs[i].got), want), "client %d", i);
+    }
+    net_uring_t *probe = net_uring_new(1);
+    bool batching = probe && !NET_TEST_PLAIN && !getenv("SIOC_NO_URING");
+    net_uring_free(probe);
+    uint64_t batches = net_loop_stats(w.nl)->send_batches - batches0;
+    if (batching)
+        cr_assert_geq(batches, 1, "the flush went through io_uring");
+    else
+        cr_assert_eq(batches, 0, "no io_uring submission in plain mode");
+    for (int i = 0; i < N; i++)
+        cli_close(&cs[i]);
+    RUN_UNTIL(w.server_closes == N, 2000);
     net_timer_stop(&ticker);
 }
 
