@@ -125,6 +125,7 @@ static void conn_released(lg_conn_t *c)
     lg_t *lg = c->lg;
     buf_dispose(&c->rbuf);
     buf_dispose(&c->frag);
+    buf_dispose(&c->wbuf);
     c->state = CS_FREE;
     lg->live--;
     if (lg->cfg.mode == M_HANDSHAKE) {
@@ -132,11 +133,6 @@ static void conn_released(lg_conn_t *c)
         lg->free_list = c;
     }
     lg_pump(lg);
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    conn_released(h->data);
 }
 
 /* Releases the closed plain sockets, like libuv's close callbacks: never inside the
@@ -167,27 +163,18 @@ static void conn_close(lg_conn_t *c, bool reset)
     c->inflight = 0;
     conn_set_state(c, CS_CLOSING);
     c->deadline = 0;
-    if (lg->raw) { /* closing the fd also takes it out of the epoll set */
-        if (c->fd >= 0)
-            lg_raw_close(c->fd, reset);
-        c->fd = -1;
-        c->reap_next = lg->reap;
-        lg->reap = c;
-        uv_idle_start(&lg->reaper, on_reap);
-        return;
-    }
-    if (reset && uv_tcp_close_reset(&c->tcp, on_closed) == 0)
-        return;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    if (c->fd >= 0) /* closing the fd also takes it out of the epoll set */
+        lg_raw_close(c->fd, reset);
+    c->fd = -1;
+    c->reap_next = lg->reap;
+    lg->reap = c;
+    uv_idle_start(&lg->reaper, on_reap);
 }
 
 /* Writes all of p[0..n) at once if the socket takes it; false otherwise. */
 static bool conn_try_send(lg_conn_t *c, const uint8_t *p, size_t n)
 {
-    if (c->lg->raw)
-        return lg_raw_send(c->fd, p, n) == 0;
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    return uv_try_write((uv_stream_t *)&c->tcp, &b, 1) == (int)n;
+    return c->wbuf.len == 0 && lg_raw_send(c->fd, p, n) == 0;
 }
 
 /* Starts the WebSocket closing handshake (RFC 6455 §7.1.2): the server closes TCP. */
@@ -210,41 +197,22 @@ static void conn_ws_close(lg_conn_t *c)
         conn_close(c, true); /* a close frame that cannot go out at once: just reset */
 }
 
-static void on_written(uv_write_t *req, int status)
-{
-    lg_conn_t *c = req->handle->data;
-    free(req);
-    if (status < 0 && status != UV_ECANCELED)
-        conn_lost(c, uv_strerror(status));
-}
-
-/* Writes at once when the socket takes it, else queues a copy of the rest. */
+/* Writes what the socket takes at once and keeps the rest in c->wbuf, which goes out
+ * on the next EPOLLOUT edge (raw_flush_wbuf); later writes queue behind it. */
 static void conn_write(lg_conn_t *c, const uint8_t *p, size_t n)
 {
     c->lg->n.bytes_out += n;
-    if (c->lg->raw) { /* handshake packets are small: all or nothing on an empty socket */
-        int e = lg_raw_send(c->fd, p, n);
-        if (e < 0)
-            conn_lost(c, e == -EMSGSIZE ? "short write" : strerror(-e));
+    if (c->wbuf.len) {
+        buf_append(&c->wbuf, p, n);
         return;
     }
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (r == (int)n)
-        return;
-    if (r < 0 && r != UV_EAGAIN) {
-        conn_lost(c, uv_strerror(r));
-        return;
-    }
-    size_t done = r > 0 ? (size_t)r : 0;
-    lg_wreq_t *w = xmalloc(sizeof(*w) + n - done);
-    memcpy(w->data, p + done, n - done);
-    b = uv_buf_init((char *)w->data, (unsigned)(n - done));
-    r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    ssize_t r = lg_raw_send_some(c->fd, p, n);
     if (r < 0) {
-        free(w);
-        conn_lost(c, uv_strerror(r));
+        conn_lost(c, strerror((int)-r));
+        return;
     }
+    if ((size_t)r < n)
+        buf_append(&c->wbuf, p + r, n - (size_t)r);
 }
 
 static void conn_send_frame(lg_conn_t *c, uint8_t opcode, const uint8_t *p, size_t len)
@@ -416,13 +384,6 @@ static size_t conn_process(lg_conn_t *c, const uint8_t *p, size_t n)
     return off;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-    lg_conn_t *c = h->data;
-    (void)suggested;
-    *b = uv_buf_init((char *)c->lg->rbuf, sizeof(c->lg->rbuf));
-}
-
 static void on_eof(lg_conn_t *c, ssize_t status)
 {
     if (c->state == CS_WS_CLOSING) {
@@ -457,16 +418,6 @@ static void conn_input(lg_conn_t *c, const uint8_t *p, size_t n)
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
-    lg_conn_t *c = s->data;
-    if (nread < 0) {
-        on_eof(c, nread);
-        return;
-    }
-    conn_input(c, (const uint8_t *)b->base, (size_t)nread);
-}
-
 /* The upgrade request (RFC 6455 §4.1) into lg->msg, with a fresh key in c->key. */
 static void make_upgrade(lg_conn_t *c)
 {
@@ -487,27 +438,6 @@ static void make_upgrade(lg_conn_t *c)
                 lg->cfg.path, slash, lg->host_hdr, c->key);
 }
 
-static void on_connect(uv_connect_t *req, int status)
-{
-    lg_conn_t *c = req->data;
-    lg_t *lg = c->lg;
-    if (c->state != CS_CONNECTING)
-        return;
-    if (status < 0) {
-        conn_fail(c, E_CONNECT, uv_strerror(status));
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    make_upgrade(c);
-    conn_set_state(c, CS_HTTP);
-    int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (r < 0) {
-        conn_fail(c, E_CONNECT, uv_strerror(r));
-        return;
-    }
-    conn_write(c, buf_data(&lg->msg), lg->msg.len);
-}
-
 #include "loadgen_raw.h"
 
 /* Opens connection `c` for client `idx`; a failure is counted and closes it. */
@@ -521,33 +451,12 @@ static void conn_start(lg_t *lg, lg_conn_t *c, uint32_t idx)
     c->was_ready = false;
     c->t_start = now_us();
     c->deadline = c->t_start + (uint64_t)(lg->cfg.timeout * 1e6);
-    if (lg->raw) {
-        c->state = CS_CONNECTING;
-        c->fd = -1;
-        lg->live++;
-        lg->handshaking++;
-        lg->n.started++;
-        raw_start(c);
-        return;
-    }
-    uv_tcp_init(lg->loop, &c->tcp);
-    c->tcp.data = c;
-    c->creq.data = c;
     c->state = CS_CONNECTING;
+    c->fd = -1;
     lg->live++;
     lg->handshaking++;
     lg->n.started++;
-    int r = 0;
-    if (lg->cfg.sources > 1 && lg->dst.ss_family == AF_INET) {
-        int fd = lg_bound_socket(lg->cfg.sources, idx);
-        r = fd < 0 ? fd : uv_tcp_open(&c->tcp, fd);
-        if (r < 0 && fd >= 0)
-            close(fd);
-    }
-    if (r == 0)
-        r = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&lg->dst, on_connect);
-    if (r < 0)
-        conn_fail(c, E_CONNECT, uv_strerror(r));
+    raw_start(c);
 }
 
 static lg_conn_t *conn_new(lg_t *lg)
@@ -789,10 +698,8 @@ static void lg_enter(lg_t *lg, enum lg_phase phase)
         uv_close((uv_handle_t *)&lg->tick, NULL);
         uv_close((uv_handle_t *)&lg->sigint, NULL);
         uv_close((uv_handle_t *)&lg->sigterm, NULL);
-        if (lg->raw) {
-            uv_close((uv_handle_t *)&lg->ep_poll, NULL);
-            uv_close((uv_handle_t *)&lg->reaper, NULL);
-        }
+        uv_close((uv_handle_t *)&lg->ep_poll, NULL);
+        uv_close((uv_handle_t *)&lg->reaper, NULL);
     }
 }
 
@@ -838,12 +745,15 @@ static void lg_dispose(lg_t *lg)
     for (uint32_t i = 0; i < lg->nall; i++) {
         buf_dispose(&lg->all[i]->rbuf);
         buf_dispose(&lg->all[i]->frag);
+        buf_dispose(&lg->all[i]->wbuf);
         free(lg->all[i]);
     }
     free(lg->all);
     buf_dispose(&lg->msg);
     buf_dispose(&lg->frame);
     free(lg->pad);
+    net_uring_free(lg->uring);
+    free(lg->slots);
     free(lg);
 }
 
@@ -886,16 +796,14 @@ int main(int argc, char **argv)
     uv_signal_start(&lg->sigterm, on_signal, SIGTERM);
     lg->t0 = lg->phase_start = now_us();
     uv_timer_start(&lg->tick, on_tick, TICK_MS, TICK_MS);
-    lg->raw = lg->cfg.mode == M_HANDSHAKE;
-    if (lg->raw && raw_init(lg) < 0)
+    if (raw_init(lg) < 0)
         goto out_free;
     if (lg->cfg.mode == M_HANDSHAKE)
         lg_enter(lg, P_RUN);
     else
         lg_pump(lg);
     uv_run(lg->loop, UV_RUN_DEFAULT);
-    if (lg->raw)
-        close(lg->ep);
+    close(lg->ep);
     print_result(lg);
     rc = lg->ready == 0 && lg->n.handshakes == 0 ? 1 : 0;
     uv_loop_close(lg->loop);

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "loadgen_cli.h"
+#include "net/net_uring.h"
 #include "loadgen_stats.h"
 
 #define TICK_MS 5            /* pacing timer period */
@@ -23,6 +24,8 @@
 #define ECHO_MAX_INFLIGHT 64 /* open-loop echo: per-client cap on unanswered messages */
 #define RING (2 * LG_MAX_WINDOW) /* fanout: broadcasts tracked at once */
 #define ROOMS_IDLE 128       /* idle: the second room is lg-<index % ROOMS_IDLE> */
+#define EP_BATCH 256         /* epoll events (and reads) handled per batch */
+#define READ_SLOT 4096       /* bytes of one batched read; a fuller socket is read again */
 
 enum lg_phase { P_RAMP, P_RUN, P_DRAIN, P_CLOSE, P_DONE };
 
@@ -35,14 +38,12 @@ enum conn_state {
     CS_JOINING,     /* joins and a confirming `echo` sent, waiting for its ack */
     CS_READY,       /* connected; the workload runs on it */
     CS_WS_CLOSING,  /* close frame sent, waiting for the server to close */
-    CS_CLOSING,     /* uv_close called */
+    CS_CLOSING,     /* socket closed, release pending */
 };
 
 typedef struct lg_conn {
-    uv_tcp_t tcp;         /* the connection; tcp.data points back here (not handshake mode) */
-    int fd;               /* handshake mode: the plain socket, -1 when none */
-    struct lg_conn *reap_next; /* handshake mode: closed, release pending */
-    uv_connect_t creq;    /* connect request */
+    int fd;               /* the plain socket, -1 when none */
+    struct lg_conn *reap_next; /* closed, release pending */
     struct lg *lg;        /* owner */
     struct lg_conn *next_free; /* handshake mode: the free list */
     uint32_t idx;         /* client index: source address and room choice */
@@ -58,12 +59,8 @@ typedef struct lg_conn {
     char key[25];         /* Sec-WebSocket-Key */
     buf_t rbuf;           /* a partial frame carried over to the next read */
     buf_t frag;           /* fragments of a message so far */
+    buf_t wbuf;           /* output the socket did not take yet (sent on EPOLLOUT) */
 } lg_conn_t;
-
-typedef struct lg_wreq {
-    uv_write_t req;       /* the pending write */
-    uint8_t data[];       /* a copy of what uv_try_write could not send */
-} lg_wreq_t;
 
 typedef struct lg_bcast {
     uint64_t seq;         /* broadcast number */
@@ -87,12 +84,14 @@ typedef struct lg {
     lg_conn_t **all;          /* every connection object, owned */
     uint32_t nall, capall;
     lg_conn_t *free_list;     /* handshake mode: closed connections to reuse */
-    bool raw;                 /* handshake mode: plain sockets on `ep`, not libuv streams */
-    int ep;                   /* handshake mode: epoll set of the plain sockets */
+    int ep;                   /* epoll set of the client sockets (edge-triggered) */
     uv_poll_t ep_poll;        /* watches `ep` from the libuv loop */
-    uv_idle_t reaper;         /* releases closed plain sockets outside their callers */
-    lg_conn_t *reap;          /* closed plain sockets waiting for release */
-    struct epoll_event evs[256]; /* one batch of `ep` events */
+    uv_idle_t reaper;         /* releases closed sockets outside their callers */
+    lg_conn_t *reap;          /* closed sockets waiting for release */
+    struct epoll_event evs[EP_BATCH]; /* one batch of `ep` events */
+    net_uring_t *uring;       /* reads a batch's sockets in one system call; NULL: read(2) */
+    uint8_t *slots;           /* EP_BATCH read buffers of READ_SLOT bytes */
+    int slot_res[EP_BATCH];   /* result of each batched read (bytes, 0 EOF, -errno) */
     uint32_t target;          /* clients to open (ramp) */
     uint32_t started;         /* clients started in this phase */
     uint32_t handshaking;     /* connections between connect and ready */

@@ -3,7 +3,7 @@
  *
  * Resolving the server once at start-up (a blocking lookup, before the loop runs),
  * client sockets bound to a chosen loopback source address, the plain-socket connect,
- * send and close of handshake mode, and the fd budget. Spreading
+ * send and close, and the fd budget. Spreading
  * clients over 127.0.0.1..127.0.0.K passes the ~28k ephemeral ports of one source
  * address: with IP_BIND_ADDRESS_NO_PORT the bind reserves no port, so the kernel picks
  * one per (source, destination) pair at connect time. Functions are static: this header
@@ -68,8 +68,7 @@ static int lg_bound_socket(uint32_t sources, uint32_t idx)
 }
 
 /**
- * A non-blocking TCP socket to `dst` with its connect started (handshake mode, which
- * drives plain sockets rather than libuv streams): bound to a source address like
+ * A non-blocking TCP socket to `dst` with its connect started: bound to a source address like
  * lg_bound_socket when `sources` > 1 and `dst` is IPv4. On loopback the connection is
  * usually established when connect returns. Returns the fd, or a negative errno (the
  * socket is closed then).
@@ -108,6 +107,16 @@ static int lg_raw_send(int fd, const void *p, size_t n)
     if (r < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     return -EMSGSIZE;
+}
+
+/** Writes what a plain socket takes of p[0..n): the byte count (0 when it is full), or
+ *  a negative errno. */
+static ssize_t lg_raw_send_some(int fd, const void *p, size_t n)
+{
+    ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+    if (r >= 0)
+        return r;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 }
 
 /** Closes a plain socket; `reset` sends RST instead of FIN (SO_LINGER 0). */

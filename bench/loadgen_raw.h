@@ -1,14 +1,14 @@
 /*
- * loadgen_raw.h: handshake mode's plain sockets, for bench/loadgen.c (bench, not the
- * library). Included by loadgen.c once, after the connection functions it calls
- * (make_upgrade, conn_fail, conn_set_state, conn_open, conn_input, on_eof, reap_closed);
- * conn_start, conn_write, conn_try_send and conn_close branch here when lg->raw is set.
- * One thread.
+ * loadgen_raw.h: the client sockets of bench/loadgen.c (bench, not the library).
+ * Included by loadgen.c once, after the connection functions it calls (make_upgrade,
+ * conn_fail, conn_set_state, conn_open, conn_input, on_eof, reap_closed); conn_start,
+ * conn_write, conn_try_send and conn_close come here. One thread.
  */
 #ifndef SIOC_BENCH_LOADGEN_RAW_H
 #define SIOC_BENCH_LOADGEN_RAW_H
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -16,20 +16,25 @@
 #include "loadgen.h"
 #include "loadgen_net.h"
 
-/* ---- handshake mode: plain sockets ---------------------------------------------------
+/* ---- plain sockets on one edge-triggered epoll set ----------------------------------
  *
- * Handshake mode measures how fast a server takes new connections, so the client's own
- * cost per cycle bounds how far it can push a fast server (both servers run against the
- * same client, so a cheaper client only lifts that bound). libuv streams cost syscalls
- * that the cycle does not need: FIONBIO, SO_ERROR, an epoll ADD that fails with EEXIST
- * and then a MOD after connecting, an epoll DEL before close, and a read for an EOF
- * that epoll already reported. Here a cycle is socket (+ bind), connect, the upgrade
- * request written at once (on loopback the connection is up when connect(2) returns;
- * else it goes on EPOLLOUT), one epoll ADD, a read or write per packet, and close, which
- * also leaves the epoll set. EPOLLRDHUP says that the server's FIN follows the bytes just
- * read. The epoll set is watched by one uv_poll_t, so the tick timer and the signals stay
- * on the libuv loop. TCP_NODELAY is not set: each client packet is written after a read
- * that acknowledged every earlier one, so Nagle's algorithm never holds one back.
+ * The generator's own cost per message bounds how far it can push a fast server (both
+ * servers run against the same client, so a cheaper client only lifts that bound). So
+ * the clients are plain sockets rather than libuv streams, which would cost syscalls
+ * the workload does not need (FIONBIO, SO_ERROR, epoll ADD then MOD, a DEL before
+ * close, a read for an EOF that epoll already reported). Each socket joins the set once,
+ * edge-triggered for input and output, and is read until it is drained. The reads of one
+ * epoll batch go to the kernel in a single io_uring submission (net_uring.h) where the
+ * system allows it, else one read(2) each. A cycle is socket (+ bind), connect, the
+ * upgrade request written at once (on loopback the connection is up when connect(2)
+ * returns; else it goes on EPOLLOUT), one epoll ADD, the reads and writes of the
+ * workload, and close, which also leaves the epoll set. EPOLLRDHUP says that the
+ * server's FIN follows the bytes just read. The epoll set is watched by one uv_poll_t,
+ * so the tick timer and the signals stay on the libuv loop.
+ *
+ * TCP_NODELAY is set except in handshake mode, where each client packet is written
+ * after a read that acknowledged every earlier one, so Nagle's algorithm never holds
+ * one back and the extra setsockopt would only cost.
  */
 
 /* Sends the upgrade request: true once it is out, false while the socket still
@@ -50,13 +55,6 @@ static bool raw_send_upgrade(lg_conn_t *c)
     return true;
 }
 
-static void raw_watch(lg_conn_t *c, int op, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    if (epoll_ctl(c->lg->ep, op, c->fd, &ev) < 0)
-        conn_fail(c, E_CONNECT, strerror(errno));
-}
-
 static void raw_start(lg_conn_t *c)
 {
     lg_t *lg = c->lg;
@@ -67,33 +65,117 @@ static void raw_start(lg_conn_t *c)
         conn_fail(c, E_CONNECT, strerror(e));
         return;
     }
-    bool sent = raw_send_upgrade(c);
-    if (c->state == CS_HTTP || c->state == CS_CONNECTING)
-        raw_watch(c, EPOLL_CTL_ADD, sent ? EPOLLIN | EPOLLRDHUP : EPOLLOUT);
+    if (lg->cfg.mode != M_HANDSHAKE) {
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    raw_send_upgrade(c);
+    if (c->state != CS_HTTP && c->state != CS_CONNECTING)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(lg->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        conn_fail(c, E_CONNECT, strerror(errno));
 }
 
-/* One epoll event of a plain socket. */
-static void raw_event(lg_conn_t *c, uint32_t events)
+/* EPOLLOUT: what conn_write could not send earlier goes now. */
+static void raw_flush_wbuf(lg_conn_t *c)
+{
+    ssize_t r = lg_raw_send_some(c->fd, buf_data(&c->wbuf), c->wbuf.len);
+    if (r < 0) {
+        conn_lost(c, strerror((int)-r));
+        return;
+    }
+    buf_consume(&c->wbuf, (size_t)r);
+    if (c->wbuf.len == 0)
+        buf_dispose(&c->wbuf);
+}
+
+static bool raw_reading(const lg_conn_t *c)
+{
+    return conn_open(c) || c->state == CS_WS_CLOSING;
+}
+
+/* One read's result: bytes go to the connection, 0 is the server's FIN, -EAGAIN means
+ * nothing was there. Returns true when the socket may hold more (the buffer was full). */
+static bool raw_take(lg_conn_t *c, const uint8_t *p, ssize_t n, size_t cap, uint32_t events)
+{
+    if (n == -EAGAIN || n == -EINTR)
+        return false;
+    if (n <= 0) {
+        on_eof(c, n == 0 ? UV_EOF : (int)n);
+        return false;
+    }
+    conn_input(c, p, (size_t)n);
+    if ((size_t)n == cap)
+        return raw_reading(c);
+    if ((events & EPOLLRDHUP) && raw_reading(c))
+        on_eof(c, UV_EOF); /* everything before the FIN is read: no read for the EOF */
+    return false;
+}
+
+/* Reads until the socket is drained (edge-triggered: no new event comes otherwise). */
+static void raw_drain(lg_conn_t *c, uint32_t events)
+{
+    lg_t *lg = c->lg;
+    bool more = true;
+    while (more && raw_reading(c)) {
+        ssize_t n = read(c->fd, lg->rbuf, sizeof(lg->rbuf));
+        more = raw_take(c, lg->rbuf, n < 0 ? -errno : n, sizeof(lg->rbuf), events);
+    }
+}
+
+/* One epoll event; `slot` is its batched read, or -1 when none was made. */
+static void raw_event(lg_conn_t *c, uint32_t events, int slot)
 {
     lg_t *lg = c->lg;
     if (c->state == CS_CONNECTING) {
-        if (raw_send_upgrade(c))
-            raw_watch(c, EPOLL_CTL_MOD, EPOLLIN | EPOLLRDHUP);
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            raw_send_upgrade(c);
         return;
     }
-    if (!conn_open(c) && c->state != CS_WS_CLOSING)
+    if (!raw_reading(c))
         return; /* closed earlier in this batch */
-    ssize_t n = read(c->fd, lg->rbuf, sizeof(lg->rbuf));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    if ((events & EPOLLOUT) && c->wbuf.len)
+        raw_flush_wbuf(c);
+    if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) || !raw_reading(c))
         return;
-    if (n <= 0) {
-        on_eof(c, n == 0 ? UV_EOF : -errno);
+    int res = slot >= 0 ? lg->slot_res[slot] : -ECANCELED;
+    if (res == -ECANCELED) {
+        raw_drain(c, events);
         return;
     }
-    conn_input(c, lg->rbuf, (size_t)n);
-    bool fin_next = (events & EPOLLRDHUP) && (size_t)n < sizeof(lg->rbuf);
-    if (fin_next && (conn_open(c) || c->state == CS_WS_CLOSING))
-        on_eof(c, UV_EOF); /* everything before the FIN is read: no read for the EOF */
+    const uint8_t *p = lg->slots + (size_t)slot * READ_SLOT;
+    if (raw_take(c, p, res, READ_SLOT, events))
+        raw_drain(c, events);
+}
+
+static void on_slot_read(void *arg, uint64_t tag, int res)
+{
+    lg_t *lg = arg;
+    lg->slot_res[tag] = res;
+}
+
+/* Queues one read per readable socket of the batch and runs them in one submission. */
+static void raw_read_batch(lg_t *lg, int n, int *slot_of)
+{
+    int queued = 0;
+    for (int i = 0; i < n; i++) {
+        lg_conn_t *c = lg->evs[i].data.ptr;
+        uint32_t ev = lg->evs[i].events;
+        slot_of[i] = -1;
+        if (!lg->uring || c->state == CS_CONNECTING || !raw_reading(c) ||
+            !(ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+            continue;
+        lg->slot_res[i] = -ECANCELED;
+        net_uring_recv(lg->uring, c->fd, lg->slots + (size_t)i * READ_SLOT, READ_SLOT,
+                       (uint64_t)i);
+        slot_of[i] = i;
+        queued++;
+    }
+    if (queued && net_uring_submit(lg->uring, on_slot_read, lg) < 0) {
+        net_uring_free(lg->uring); /* the rest of the run reads with read(2) */
+        lg->uring = NULL;
+    }
 }
 
 static void on_ep_ready(uv_poll_t *h, int status, int events)
@@ -101,13 +183,17 @@ static void on_ep_ready(uv_poll_t *h, int status, int events)
     lg_t *lg = h->data;
     (void)status;
     (void)events;
-    int n = epoll_wait(lg->ep, lg->evs, (int)(sizeof(lg->evs) / sizeof(lg->evs[0])), 0);
+    int slot_of[EP_BATCH];
+    int n = epoll_wait(lg->ep, lg->evs, EP_BATCH, 0);
+    /* The reads run before any event is handled: handling one may close a socket, and
+     * its fd number must not be read from again. */
+    raw_read_batch(lg, n, slot_of);
     for (int i = 0; i < n; i++)
-        raw_event(lg->evs[i].data.ptr, lg->evs[i].events);
+        raw_event(lg->evs[i].data.ptr, lg->evs[i].events, slot_of[i]);
     reap_closed(lg);
 }
 
-/* Handshake mode: the epoll set of the plain sockets, watched from the loop. */
+/* The epoll set of the client sockets, watched from the loop, and the read ring. */
 static int raw_init(lg_t *lg)
 {
     lg->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -115,6 +201,9 @@ static int raw_init(lg_t *lg)
         fprintf(stderr, "loadgen: epoll_create1: %s\n", strerror(errno));
         return -1;
     }
+    lg->uring = net_uring_new(EP_BATCH);
+    if (lg->uring)
+        lg->slots = xmalloc((size_t)EP_BATCH * READ_SLOT);
     uv_poll_init(lg->loop, &lg->ep_poll, lg->ep);
     lg->ep_poll.data = lg;
     uv_poll_start(&lg->ep_poll, UV_READABLE, on_ep_ready);
