@@ -339,7 +339,7 @@ static void conn_flush(net_conn_t *c)
         size_t total;
         size_t k = fill_iov(c, iov, MAX_IOV, &total);
         ssize_t r = send_iov(c, iov, k);
-        c->nl->stats.flush_syscalls++;
+        c->nl->stats.flush_sends++;
         if (r < 0) {
             fail(c, (int)r);
             return;
@@ -607,7 +607,7 @@ static void on_batch_sent(void *arg, uint64_t tag, int r)
     net_loop_t *nl = arg;
     struct net_send_slot *sl = &nl->send_slots[tag];
     net_conn_t *c = sl->c;
-    nl->stats.flush_syscalls++;
+    nl->stats.flush_sends++;
     if (r == -ECANCELED) {        /* never issued: the plain way */
         conn_flush(c);
         return;

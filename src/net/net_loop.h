@@ -66,7 +66,7 @@ typedef struct net_loop_stats {
     uint64_t slow_consumer_closes;/**< connections closed because output passed the bound */
     uint64_t bytes_written;       /**< bytes handed to the kernel */
     uint64_t bytes_read;          /**< bytes read from peers */
-    uint64_t flush_syscalls;      /**< sends made by the flush hook */
+    uint64_t flush_sends;      /**< sends made by the flush hook */
     uint64_t send_batches;        /**< io_uring submissions carrying those sends (0 where
                                        each send is its own sendmsg(2)) */
     uint64_t accepts_deferred;    /**< times a listener hit max_accepts and left the rest

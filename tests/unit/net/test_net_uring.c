@@ -49,12 +49,17 @@ static bool uring_switched_off(void)
     return r < 0 && (errno == ENOSYS || errno == EPERM);
 }
 
+/* A ring, or NULL where this system cannot give one: io_uring switched off, or a
+ * kernel without the features net_uring relies on (ENOSYS). Any other failure fails. */
 static net_uring_t *ring_or_refusal(unsigned depth)
 {
     net_uring_t *u = net_uring_new(depth);
-    if (!u)
-        cr_assert(uring_switched_off(), "net_uring_new failed (%s) although io_uring is on",
-                  strerror(errno));
+    if (!u) {
+        int e = errno;
+        cr_assert(e == ENOSYS || uring_switched_off(),
+                  "net_uring_new failed (%s) although io_uring is on", strerror(e));
+        cr_log_warn("io_uring unavailable here (%s): only the refusal was checked", strerror(e));
+    }
     return u;
 }
 
