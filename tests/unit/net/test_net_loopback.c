@@ -468,7 +468,7 @@ Test(net, slow_consumer_is_closed)
 /* One flush pass with sends to several connections, one of them far more than its
  * socket takes at once: every client gets exactly its bytes, in order; the sends were
  * batched through io_uring unless that was switched off or is missing here. */
-Test(net, one_flush_to_many_with_a_short_write)
+static void flush_to_many(bool may_batch)
 {
     net_timer_init(&ticker);
     tick(&ticker);
@@ -501,7 +501,7 @@ Test(net, one_flush_to_many_with_a_short_write)
         cr_assert(slice_eq_cstr(buf_slice(&cs[i].got), want), "client %d", i);
     }
     net_uring_t *probe = net_uring_new(1);
-    bool batching = probe && !NET_TEST_PLAIN && !getenv("SIOC_NO_URING");
+    bool batching = probe && may_batch;
     net_uring_free(probe);
     uint64_t batches = net_loop_stats(w.nl)->send_batches - batches0;
     if (batching)
@@ -513,6 +513,25 @@ Test(net, one_flush_to_many_with_a_short_write)
     RUN_UNTIL(w.server_closes == N, 2000);
     net_timer_stop(&ticker);
 }
+
+Test(net, one_flush_to_many_with_a_short_write)
+{
+    flush_to_many(!NET_TEST_PLAIN);
+}
+
+#if !NET_TEST_PLAIN
+/* SIOC_NO_URING=1 in the environment switches batching off for loops created after. */
+static void setup_env_plain(void)
+{
+    setenv("SIOC_NO_URING", "1", 1); /* each test runs in its own process */
+    setup();
+}
+
+Test(net, sioc_no_uring_in_the_environment_sends_one_by_one, .init = setup_env_plain)
+{
+    flush_to_many(false);
+}
+#endif
 
 /* ---- timers and defers -------------------------------------------------------- */
 
