@@ -312,7 +312,8 @@ static int parse_usage(slice_t obj, app_sse_usage_t *u, const char **err)
             dst = &u->completion_tokens;
         else if (json_string_eq(k.raw, SLICE_LIT("total_tokens")))
             dst = &u->total_tokens;
-        if (dst && (v.type != JSON_NUMBER || json_number_to_i64(v.raw, dst) < 0))
+        /* a count that is not a whole number of at least 0 is as good as absent */
+        if (dst && (v.type != JSON_NUMBER || json_number_to_i64(v.raw, dst) < 0 || *dst < 0))
             *dst = -1;
     }
     return rc;

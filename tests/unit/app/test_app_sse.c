@@ -396,6 +396,17 @@ Test(app_sse, chunk_usage_fields)
     cr_assert_eq(ch.usage.total_tokens, -1);
 }
 
+/* Found by fuzz_sse: a negative count is no count (it used to come through as is). */
+Test(app_sse, chunk_usage_negative_counts_are_absent)
+{
+    app_sse_chunk_t ch = parse_ok("{\"choices\":[],\"usage\":{\"prompt_tokens\":-5,"
+                                  "\"completion_tokens\":-0,\"total_tokens\":-9223372036854775808}}");
+    cr_assert(ch.has_usage);
+    cr_assert_eq(ch.usage.prompt_tokens, -1);
+    cr_assert_eq(ch.usage.completion_tokens, 0);
+    cr_assert_eq(ch.usage.total_tokens, -1);
+}
+
 Test(app_sse, chunk_errors)
 {
     app_sse_chunk_t ch = parse_ok("{\"error\":{\"message\":\"Rate limit \\u2014 slow down\","
