@@ -88,7 +88,7 @@ $(foreach t,$(UNIT_SRC),$(eval $(call unit_rule,$(t))))
 
 # Fuzzers: clang's libFuzzer with ASan+UBSan, over the library built again with clang.
 FUZZ_CC     := clang
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -Iinclude -Isrc -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined -DSIOC_ASAN=1 -DSIOC_FUZZ=1
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Iinclude -Isrc -I$(LLHTTP_INC) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -DSIOC_ASAN=1 -DSIOC_FUZZ=1
 FUZZ_OBJ    := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC) $(YJS_SRC)) $(patsubst $(LLHTTP_DIR)/%.c,$(BUILD)/fuzzobj/llhttp/%.o,$(LLHTTP_SRC))
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
