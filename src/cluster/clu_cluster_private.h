@@ -13,6 +13,7 @@
 #ifndef SIOC_CLU_CLUSTER_PRIVATE_H
 #define SIOC_CLU_CLUSTER_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -87,9 +88,9 @@ struct clu_cluster {
 };
 
 struct sio_adapter {
+    sio_rooms_t *rooms; /* first: clu_rooms reaches it through the adapter */
     clu_cluster_t *cl;
     sioc_nsp_t *nsp;
-    sio_rooms_t *rooms;
     sio_adapter_t *next;
     slice_t name;   /* the namespace name (the nsp's) */
     buf_t pattern;  /* socketio: <key>#<nsp>#* ; python: room pattern */
@@ -99,6 +100,7 @@ struct sio_adapter {
     void *sse_arg;
     size_t last_ack_count; /* recipients of the last broadcast_with_ack (local part) */
 };
+_Static_assert(offsetof(struct sio_adapter, rooms) == 0, "clu_rooms needs rooms first");
 
 /** Kinds of pending cluster requests. */
 enum clu_pending_kind { CLU_PEND_COUNT, CLU_PEND_FETCH, CLU_PEND_BCAST_ACK };

@@ -2,14 +2,16 @@
  * nothing else. */
 #include "cluster/clu_local.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "cluster/clu_rooms.h"
 
 struct sio_adapter {
+    sio_rooms_t *rooms; /* first: clu_rooms reaches it through the adapter */
     sioc_nsp_t *nsp;
-    sio_rooms_t *rooms;
 };
+_Static_assert(offsetof(struct sio_adapter, rooms) == 0, "clu_rooms needs rooms first");
 
 static sio_adapter_t *local_create(sioc_nsp_t *nsp, void *config)
 {
@@ -26,31 +28,6 @@ static void local_destroy(sio_adapter_t *a)
         return;
     sio_rooms_free(a->rooms);
     free(a);
-}
-
-static void local_add_all(sio_adapter_t *a, sioc_socket_t *s, const slice_t *rooms, size_t n)
-{
-    clu_rooms_add_all(a->rooms, s, rooms, n);
-}
-
-static void local_del(sio_adapter_t *a, sioc_socket_t *s, slice_t room)
-{
-    clu_rooms_del(a->rooms, s, room);
-}
-
-static void local_del_all(sio_adapter_t *a, sioc_socket_t *s)
-{
-    clu_rooms_del_all(a->rooms, s);
-}
-
-static bool local_has(sio_adapter_t *a, const sioc_socket_t *s, slice_t room)
-{
-    return clu_rooms_has(a->rooms, s, room);
-}
-
-static size_t local_room_size(sio_adapter_t *a, slice_t room)
-{
-    return clu_rooms_size(a->rooms, room);
 }
 
 static int local_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
@@ -108,11 +85,11 @@ const sio_adapter_ops_t clu_local_ops = {
     .name = "local",
     .create = local_create,
     .destroy = local_destroy,
-    .add_all = local_add_all,
-    .del = local_del,
-    .del_all = local_del_all,
-    .has = local_has,
-    .room_size = local_room_size,
+    .add_all = clu_rooms_add_all,
+    .del = clu_rooms_del,
+    .del_all = clu_rooms_del_all,
+    .has = clu_rooms_has,
+    .room_size = clu_rooms_size,
     .broadcast = local_broadcast,
     .broadcast_with_ack = local_broadcast_with_ack,
     .sockets = local_sockets,

@@ -428,31 +428,6 @@ static void ra_destroy(sio_adapter_t *a)
     free(a);
 }
 
-static void ra_add_all(sio_adapter_t *a, sioc_socket_t *s, const slice_t *rooms, size_t n)
-{
-    clu_rooms_add_all(a->rooms, s, rooms, n);
-}
-
-static void ra_del(sio_adapter_t *a, sioc_socket_t *s, slice_t room)
-{
-    clu_rooms_del(a->rooms, s, room);
-}
-
-static void ra_del_all(sio_adapter_t *a, sioc_socket_t *s)
-{
-    clu_rooms_del_all(a->rooms, s);
-}
-
-static bool ra_has(sio_adapter_t *a, const sioc_socket_t *s, slice_t room)
-{
-    return clu_rooms_has(a->rooms, s, room);
-}
-
-static size_t ra_room_size(sio_adapter_t *a, slice_t room)
-{
-    return clu_rooms_size(a->rooms, room);
-}
-
 static int ra_broadcast(sio_adapter_t *a, sio_outpkt_t *pkt, const sio_bcast_t *o)
 {
     if (!(o->flags & SIO_BCAST_LOCAL) && a->cl->fmt->publish_bcast(a, pkt, o) == SIOC_E2BIG) {
@@ -524,11 +499,11 @@ const sio_adapter_ops_t clu_redis_adapter_ops = {
     .name = "redis",
     .create = ra_create,
     .destroy = ra_destroy,
-    .add_all = ra_add_all,
-    .del = ra_del,
-    .del_all = ra_del_all,
-    .has = ra_has,
-    .room_size = ra_room_size,
+    .add_all = clu_rooms_add_all,
+    .del = clu_rooms_del,
+    .del_all = clu_rooms_del_all,
+    .has = clu_rooms_has,
+    .room_size = clu_rooms_size,
     .broadcast = ra_broadcast,
     .broadcast_with_ack = ra_broadcast_with_ack,
     .sockets = ra_sockets,

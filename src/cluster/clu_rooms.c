@@ -9,8 +9,15 @@ sio_rooms_filter_t clu_rooms_filter(const sio_bcast_t *o)
     return (sio_rooms_filter_t){o->rooms, o->n_rooms, o->except, o->n_except};
 }
 
-void clu_rooms_add_all(sio_rooms_t *r, sioc_socket_t *s, const slice_t *rooms, size_t n)
+/* Both adapters of this layer begin their struct sio_adapter with the room index. */
+static sio_rooms_t *rooms_of(const sio_adapter_t *a)
 {
+    return *(sio_rooms_t *const *)a;
+}
+
+void clu_rooms_add_all(sio_adapter_t *a, sioc_socket_t *s, const slice_t *rooms, size_t n)
+{
+    sio_rooms_t *r = rooms_of(a);
     sio_member_t *m = sio_socket_member(s);
     if (!sio_member_is_attached(m))
         sio_rooms_attach(r, m);
@@ -18,24 +25,24 @@ void clu_rooms_add_all(sio_rooms_t *r, sioc_socket_t *s, const slice_t *rooms, s
         sio_rooms_join(r, m, rooms[i]);
 }
 
-void clu_rooms_del(sio_rooms_t *r, sioc_socket_t *s, slice_t room)
+void clu_rooms_del(sio_adapter_t *a, sioc_socket_t *s, slice_t room)
 {
-    sio_rooms_leave(r, sio_socket_member(s), room);
+    sio_rooms_leave(rooms_of(a), sio_socket_member(s), room);
 }
 
-void clu_rooms_del_all(sio_rooms_t *r, sioc_socket_t *s)
+void clu_rooms_del_all(sio_adapter_t *a, sioc_socket_t *s)
 {
-    sio_rooms_detach(r, sio_socket_member(s));
+    sio_rooms_detach(rooms_of(a), sio_socket_member(s));
 }
 
-bool clu_rooms_has(sio_rooms_t *r, const sioc_socket_t *s, slice_t room)
+bool clu_rooms_has(sio_adapter_t *a, const sioc_socket_t *s, slice_t room)
 {
-    return sio_rooms_has(r, sio_socket_member((sioc_socket_t *)s), room);
+    return sio_rooms_has(rooms_of(a), sio_socket_member((sioc_socket_t *)s), room);
 }
 
-size_t clu_rooms_size(sio_rooms_t *r, slice_t room)
+size_t clu_rooms_size(sio_adapter_t *a, slice_t room)
 {
-    return sio_rooms_count(r, room);
+    return sio_rooms_count(rooms_of(a), room);
 }
 
 typedef struct bcast_ctx {

@@ -23,16 +23,20 @@
 /** The sio_rooms selection of broadcast options `o`. */
 sio_rooms_filter_t clu_rooms_filter(const sio_bcast_t *o);
 
+/* The adapter operations that are local on every node, used as they are in both
+ * adapters' op tables. They take the adapter, whose struct sio_adapter must begin with
+ * its `sio_rooms_t *rooms` (clu_local.c, clu_cluster_private.h). */
+
 /** Adds `s` to `rooms` (attaching it to the index on the first call). */
-void clu_rooms_add_all(sio_rooms_t *r, sioc_socket_t *s, const slice_t *rooms, size_t n);
+void clu_rooms_add_all(sio_adapter_t *a, sioc_socket_t *s, const slice_t *rooms, size_t n);
 /** Removes `s` from `room`. */
-void clu_rooms_del(sio_rooms_t *r, sioc_socket_t *s, slice_t room);
+void clu_rooms_del(sio_adapter_t *a, sioc_socket_t *s, slice_t room);
 /** Removes `s` from every room and from the index. */
-void clu_rooms_del_all(sio_rooms_t *r, sioc_socket_t *s);
+void clu_rooms_del_all(sio_adapter_t *a, sioc_socket_t *s);
 /** True if `s` is in `room`. */
-bool clu_rooms_has(sio_rooms_t *r, const sioc_socket_t *s, slice_t room);
+bool clu_rooms_has(sio_adapter_t *a, const sioc_socket_t *s, slice_t room);
 /** Number of local sockets in `room`. */
-size_t clu_rooms_size(sio_rooms_t *r, slice_t room);
+size_t clu_rooms_size(sio_adapter_t *a, slice_t room);
 
 /** Delivers `pkt` to the local sockets `o` selects. */
 void clu_rooms_deliver(sio_rooms_t *r, sio_outpkt_t *pkt, const sio_bcast_t *o);
