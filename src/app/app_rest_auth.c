@@ -53,17 +53,8 @@ static void append_session(app_rest_call_t *c, buf_t *b, const char *token, bool
         json_append_i64(b, exp);
     else
         json_append_null(b);
-    buf_append_cstr(b, ",\"id\":");
-    json_append_string(b, slice_from_cstr(c->user.id));
-    buf_append_cstr(b, ",\"email\":");
-    json_append_string(b, slice_from_cstr(c->user.email));
-    buf_append_cstr(b, ",\"name\":");
-    json_append_string(b, slice_from_cstr(c->user.name));
-    buf_append_cstr(b, ",\"role\":");
-    json_append_string(b, slice_from_cstr(c->user.role));
-    buf_append_cstr(b, ",\"profile_image_url\":");
-    json_append_string(
-        b, slice_from_cstr(c->user.profile_image_url ? c->user.profile_image_url : "/user.png"));
+    buf_append_byte(b, ',');
+    app_rest__append_user_fields(c, b, true);
     buf_append_cstr(b, ",\"permissions\":{\"features\":{\"channels\":");
     json_append_bool(b, c->user.is_admin || cfg->default_channels_perm);
     buf_append_cstr(b, ",\"notes\":true}}}");
@@ -178,10 +169,8 @@ static void pw_after(uv_work_t *w, int status)
         app_rest__detail(c, 500, "Error creating user");
         return;
     }
-    if (!app_store(c->app) || c->rest->stopped) {
-        app_rest__detail(c, 503, "The server is shutting down");
+    if (!app_rest__store_ready(c))
         return;
-    }
     store_new_user_t nu = {.email = c->user.email,
                            .name = c->user.name,
                            .role = c->user.role,
@@ -264,9 +253,8 @@ void app_rest__signin(app_rest_call_t *c)
         app_rest__detail(c, 429, APP_REST_E_RATE_LIMIT);
         return;
     }
-    if (!app_store(c->app) || c->rest->stopped) {
+    if (!app_rest__store_ready(c)) {
         free(p);
-        app_rest__detail(c, 503, "The server is shutting down");
         return;
     }
     store_rest_user_auth(app_store(c->app), c->user.email, on_auth_row, p);
@@ -349,9 +337,8 @@ void app_rest__signup(app_rest_call_t *c)
     snprintf(c->user.name, sizeof c->user.name, "%s", name);
     c->user.profile_image_url =
         xstrndup(image[0] ? image : "/user.png", strlen(image[0] ? image : "/user.png"));
-    if (!app_store(c->app) || c->rest->stopped) {
+    if (!app_rest__store_ready(c)) {
         free(p);
-        app_rest__detail(c, 503, "The server is shutting down");
         return;
     }
     store_rest_user_count(app_store(c->app), on_user_count, p);

@@ -37,31 +37,13 @@ static bool channels_allowed(app_rest_call_t *c)
     return false;
 }
 
-static bool store_ready(app_rest_call_t *c)
-{
-    if (app_store(c->app) && !c->rest->stopped)
-        return true;
-    app_rest__detail(c, 503, "The server is shutting down");
-    return false;
-}
-
-static void on_json(int status, const char *json, void *arg)
-{
-    app_rest_call_t *c = arg;
-    if (status != STORE_OK) {
-        app_rest__store_error(c, status);
-        return;
-    }
-    app_rest__reply(c, 200, slice_from_cstr(json), NULL);
-}
-
 /* ---- GET /api/v1/channels/ --------------------------------------------------------- */
 
 void app_rest__channels_list(app_rest_call_t *c)
 {
-    if (!channels_allowed(c) || !store_ready(c))
+    if (!channels_allowed(c) || !app_rest__store_ready(c))
         return;
-    store_rest_channels_list(app_store(c->app), c->user.id, on_json, c);
+    store_rest_channels_list(app_store(c->app), c->user.id, app_rest__on_store_json, c);
 }
 
 /* ---- POST /api/v1/channels/create -------------------------------------------------- */
@@ -90,7 +72,7 @@ static void on_created(int status, const char *json, void *arg)
         join_room_t j = {room};
         sioc_sockets_each(app_nsp(c->app), &to, visit_join, &j);
     }
-    on_json(status, json, arg);
+    app_rest__on_store_json(status, json, arg);
 }
 
 static void lower_ascii(char *s)
@@ -122,7 +104,7 @@ void app_rest__channel_create(app_rest_call_t *c)
         app_rest__detail(c, 401, APP_REST_E_ACCESS);
         ok = false;
     }
-    if (ok && channels_allowed(c) && store_ready(c)) {
+    if (ok && channels_allowed(c) && app_rest__store_ready(c)) {
         lower_ascii(name);
         store_rest_channel_t ch = {
             .user_id = c->user.id,
@@ -173,7 +155,7 @@ static void on_access(int status, const char *json, void *arg)
 
 static void with_access(app_rest_call_t *c, bool need_write, channel_next_fn next)
 {
-    if (!channels_allowed(c) || !store_ready(c))
+    if (!channels_allowed(c) || !app_rest__store_ready(c))
         return;
     access_step_t *st = xmalloc(sizeof *st);
     *st = (access_step_t){c, next, need_write};
@@ -211,7 +193,7 @@ static void list_messages(app_rest_call_t *c, slice_t access)
     int64_t limit = app_rest__query_int(c, "limit", 50);
     if (limit <= 0 || limit > MESSAGES_LIMIT_MAX)
         limit = limit <= 0 ? 50 : MESSAGES_LIMIT_MAX;
-    store_rest_channel_messages(app_store(c->app), c->param, skip, limit, on_json, c);
+    store_rest_channel_messages(app_store(c->app), c->param, skip, limit, app_rest__on_store_json, c);
 }
 
 void app_rest__channel_messages(app_rest_call_t *c)
@@ -268,7 +250,7 @@ static void on_posted(int status, const char *json, void *arg)
         emit_message(op, json);
     free(op->channel_json);
     free(op);
-    on_json(status, json, c);
+    app_rest__on_store_json(status, json, c);
 }
 
 static void post_message(app_rest_call_t *c, slice_t access)

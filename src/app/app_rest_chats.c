@@ -30,39 +30,31 @@
 #define SIOC_VERSION_STRING "0.1.0"
 #endif
 
-static bool store_ready(app_rest_call_t *c)
-{
-    if (app_store(c->app) && !c->rest->stopped)
-        return true;
-    app_rest__detail(c, 503, "The server is shutting down");
-    return false;
-}
-
 /* ---- chats ------------------------------------------------------------------------- */
 
-static void on_chat_created(int status, const char *json, void *arg)
-{
-    app_rest_call_t *c = arg;
-    if (status != STORE_OK)
-        app_rest__store_error(c, status);
-    else
-        app_rest__reply(c, 200, slice_from_cstr(json), NULL);
-}
-
-void app_rest__chat_new(app_rest_call_t *c)
+/* The request's `chat` object as a string for the store, or NULL once the call is
+ * answered (bad body, or no store). */
+static char *chat_body(app_rest_call_t *c)
 {
     slice_t body;
     json_value_t chat;
     if (!app_rest__body_object(c, &body))
-        return;
+        return NULL;
     if (!app_json_get(body, "chat", &chat) || chat.type != JSON_OBJECT) {
         app_rest__detail(c, 422, "'chat' must be an object");
-        return;
+        return NULL;
     }
-    if (!store_ready(c))
+    if (!app_rest__store_ready(c))
+        return NULL;
+    return xstrndup((const char *)chat.raw.ptr, chat.raw.len);
+}
+
+void app_rest__chat_new(app_rest_call_t *c)
+{
+    char *text = chat_body(c);
+    if (!text)
         return;
-    char *text = xstrndup((const char *)chat.raw.ptr, chat.raw.len);
-    store_rest_chat_create(app_store(c->app), c->user.id, text, on_chat_created, c);
+    store_rest_chat_create(app_store(c->app), c->user.id, text, app_rest__on_store_json, c);
     free(text);
 }
 
@@ -89,23 +81,15 @@ static void on_chat(int status, const char *json, void *arg)
 
 void app_rest__chat_get(app_rest_call_t *c)
 {
-    if (store_ready(c))
+    if (app_rest__store_ready(c))
         store_rest_chat_get(app_store(c->app), c->param, on_chat, c);
 }
 
 void app_rest__chat_update(app_rest_call_t *c)
 {
-    slice_t body;
-    json_value_t chat;
-    if (!app_rest__body_object(c, &body))
+    char *text = chat_body(c);
+    if (!text)
         return;
-    if (!app_json_get(body, "chat", &chat) || chat.type != JSON_OBJECT) {
-        app_rest__detail(c, 422, "'chat' must be an object");
-        return;
-    }
-    if (!store_ready(c))
-        return;
-    char *text = xstrndup((const char *)chat.raw.ptr, chat.raw.len);
     store_rest_chat_update(app_store(c->app), c->param, c->user.id, text, on_chat, c);
     free(text);
 }
@@ -114,9 +98,9 @@ void app_rest__chats_list(app_rest_call_t *c)
 {
     int64_t page = app_rest__query_int(c, "page", 0);
     int64_t skip = page > 0 && page < 1000000 ? (page - 1) * 60 : 0;
-    if (store_ready(c))
+    if (app_rest__store_ready(c))
         store_rest_chats_list(app_store(c->app), c->user.id, skip, page > 0 ? 60 : 1000,
-                              on_chat_created, c);
+                              app_rest__on_store_json, c);
 }
 
 /* ---- tasks ------------------------------------------------------------------------- */
@@ -169,7 +153,7 @@ static void tasks_route(app_rest_call_t *c, bool stop)
         tasks_answer(c, stop, app_tasks_item_has_user(c->rest->tasks, c->param, c->user.id));
         return;
     }
-    if (store_ready(c))
+    if (app_rest__store_ready(c))
         store_rest_chat_get(app_store(c->app), c->param, on_task_chat, c);
 }
 

@@ -315,10 +315,32 @@ int64_t app_rest__query_int(const app_rest_call_t *c, const char *name, int64_t 
     return dflt;
 }
 
-void app_rest__append_user(const app_rest_call_t *c, buf_t *b)
+bool app_rest__store_ready(app_rest_call_t *c)
 {
-    buf_append_cstr(b, "{\"id\":");
+    if (app_store(c->app) && !c->rest->stopped)
+        return true;
+    app_rest__detail(c, 503, "The server is shutting down");
+    return false;
+}
+
+void app_rest__on_store_json(int status, const char *json, void *arg)
+{
+    app_rest_call_t *c = arg;
+    if (status != STORE_OK) {
+        app_rest__store_error(c, status);
+        return;
+    }
+    app_rest__reply(c, 200, slice_from_cstr(json), NULL);
+}
+
+void app_rest__append_user_fields(const app_rest_call_t *c, buf_t *b, bool email)
+{
+    buf_append_cstr(b, "\"id\":");
     json_append_string(b, slice_from_cstr(c->user.id));
+    if (email) {
+        buf_append_cstr(b, ",\"email\":");
+        json_append_string(b, slice_from_cstr(c->user.email));
+    }
     buf_append_cstr(b, ",\"name\":");
     json_append_string(b, slice_from_cstr(c->user.name));
     buf_append_cstr(b, ",\"role\":");
@@ -326,6 +348,12 @@ void app_rest__append_user(const app_rest_call_t *c, buf_t *b)
     buf_append_cstr(b, ",\"profile_image_url\":");
     json_append_string(
         b, slice_from_cstr(c->user.profile_image_url ? c->user.profile_image_url : "/user.png"));
+}
+
+void app_rest__append_user(const app_rest_call_t *c, buf_t *b)
+{
+    buf_append_byte(b, '{');
+    app_rest__append_user_fields(c, b, false);
     buf_append_byte(b, '}');
 }
 
@@ -416,10 +444,8 @@ static void authenticate(app_rest_call_t *c)
             app_rest__detail(c, 401, APP_REST_E_INVALID_TOKEN);
         return;
     }
-    if (!app_store(app) || c->rest->stopped) {
-        app_rest__detail(c, 503, "The server is shutting down");
+    if (!app_rest__store_ready(c))
         return;
-    }
     c->token = xstrndup((const char *)tok.ptr, tok.len);
     store_user_get(app_store(app), claims.id, on_caller, c);
 }

@@ -20,28 +20,10 @@
 
 #define TITLE_MAX 1024
 
-static bool store_ready(app_rest_call_t *c)
-{
-    if (app_store(c->app) && !c->rest->stopped)
-        return true;
-    app_rest__detail(c, 503, "The server is shutting down");
-    return false;
-}
-
-static void on_json(int status, const char *json, void *arg)
-{
-    app_rest_call_t *c = arg;
-    if (status != STORE_OK) {
-        app_rest__store_error(c, status);
-        return;
-    }
-    app_rest__reply(c, 200, slice_from_cstr(json), NULL);
-}
-
 void app_rest__notes_list(app_rest_call_t *c)
 {
-    if (store_ready(c))
-        store_rest_notes_list(app_store(c->app), c->user.id, on_json, c);
+    if (app_rest__store_ready(c))
+        store_rest_notes_list(app_store(c->app), c->user.id, app_rest__on_store_json, c);
 }
 
 /* The body's title (required or not), data, meta and grants. */
@@ -77,10 +59,10 @@ static const char *text_or_null(const buf_t *b)
 void app_rest__note_create(app_rest_call_t *c)
 {
     note_form_t *f = xcalloc(1, sizeof *f);
-    if (read_form(c, f, true) && store_ready(c))
+    if (read_form(c, f, true) && app_rest__store_ready(c))
         store_rest_note_create(app_store(c->app), c->user.id, f->title, text_or_null(&f->data),
                                text_or_null(&f->meta),
-                               f->have_grants ? text_or_null(&f->grants) : NULL, on_json, c);
+                               f->have_grants ? text_or_null(&f->grants) : NULL, app_rest__on_store_json, c);
     form_dispose(f);
 }
 
@@ -102,7 +84,7 @@ static void on_note_access(int status, const char *json, void *arg)
 
 void app_rest__note_get(app_rest_call_t *c)
 {
-    if (store_ready(c))
+    if (app_rest__store_ready(c))
         store_rest_note_access(app_store(c->app), c->param, c->user.id, c->user.is_admin,
                                on_note_access, c);
 }
@@ -116,13 +98,13 @@ static void on_updated(int status, const char *json, void *arg)
         sioc_emit_room(app_nsp(c->app), room, "note-events",
                        (sioc_data_t){json, strlen(json), NULL, 0});
     }
-    on_json(status, json, c);
+    app_rest__on_store_json(status, json, c);
 }
 
 void app_rest__note_update(app_rest_call_t *c)
 {
     note_form_t *f = xcalloc(1, sizeof *f);
-    if (read_form(c, f, false) && store_ready(c)) {
+    if (read_form(c, f, false) && app_rest__store_ready(c)) {
         store_rest_note_update_t u = {
             .note_id = c->param,
             .user_id = c->user.id,

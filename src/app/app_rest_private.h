@@ -153,6 +153,14 @@ int64_t app_rest__query_int(const app_rest_call_t *c, const char *name, int64_t 
 /** Appends the caller as Open WebUI's UserNameResponse {id, name, role,
  *  profile_image_url}. */
 void app_rest__append_user(const app_rest_call_t *c, buf_t *b);
+/** True when the store can take a call; else answers 503 (no store, or shutting down). */
+bool app_rest__store_ready(app_rest_call_t *c);
+/** A store callback (`arg` the call) that answers 200 with the store's JSON, or the
+ *  store's error. */
+void app_rest__on_store_json(int status, const char *json, void *arg);
+/** The same fields without the braces, and `email` after `id` when asked (the session
+ *  response carries them among its own). */
+void app_rest__append_user_fields(const app_rest_call_t *c, buf_t *b, bool email);
 
 /* ---- route handlers ---------------------------------------------------------------- */
 
