@@ -132,6 +132,17 @@ struct clu_pending {
 
 /* ---- core services for the formats (clu_redis_adapter.c) ------------------------ */
 
+/** The channel prefix and this node's id as slices. */
+static inline slice_t clu__key(const clu_cluster_t *cl)
+{
+    return slice_make(cl->key, cl->key_len);
+}
+
+static inline slice_t clu__uid(const clu_cluster_t *cl)
+{
+    return slice_make(cl->uid, cl->uid_len);
+}
+
 /** Publishes `payload` on `channel`; counts, maps errors to SIOC_E*, logs rate-limited. */
 int clu_cluster_publish(clu_cluster_t *cl, slice_t channel, slice_t payload);
 

@@ -38,25 +38,15 @@
 
 #define PY_MAX_BINS SIO_OUT_MAX_BINS
 
-static slice_t key_of(const clu_cluster_t *cl)
-{
-    return slice_make(cl->key, cl->key_len);
-}
-
-static slice_t uid_of(const clu_cluster_t *cl)
-{
-    return slice_make(cl->uid, cl->uid_len);
-}
-
 static void py_nsp_start(sio_adapter_t *a)
 {
     clu_cluster_t *cl = a->cl;
     buf_clear(&a->req_chan);
     buf_append(&a->req_chan, cl->key, cl->key_len); /* NUMSUB target: the server count */
-    clu_redis_subscribe(cl->r, key_of(cl));         /* once per node: repeats are no-ops */
+    clu_redis_subscribe(cl->r, clu__key(cl));         /* once per node: repeats are no-ops */
     if (cl->room_channels) {
         buf_clear(&a->pattern);
-        clu_wire_py_room_pattern(&a->pattern, key_of(cl));
+        clu_wire_py_room_pattern(&a->pattern, clu__key(cl));
         clu_redis_psubscribe(cl->r, buf_slice(&a->pattern));
     }
 }
@@ -88,7 +78,7 @@ static int publish_emit(sio_adapter_t *a, const clu_py_emit_t *e)
     }
     buf_clear(&cl->chan);
     if (cl->room_channels && e->room.n == 1 && !e->room.list)
-        clu_wire_py_room_channel(&cl->chan, key_of(cl), a->name, e->room.names[0]);
+        clu_wire_py_room_channel(&cl->chan, clu__key(cl), a->name, e->room.names[0]);
     else
         buf_append(&cl->chan, cl->key, cl->key_len);
     int rc = clu_cluster_publish(cl, buf_slice(&cl->chan), buf_slice(&cl->out));
@@ -105,7 +95,7 @@ static int py_publish_bcast(sio_adapter_t *a, const sio_outpkt_t *pkt, const sio
         .nsp = a->name,
         .room = names_of(o->rooms, o->n_rooms),
         .skip_sid = names_of(o->except, o->n_except),
-        .host_id = uid_of(a->cl),
+        .host_id = clu__uid(a->cl),
     };
     return publish_emit(a, &e);
 }
@@ -129,7 +119,7 @@ static int py_publish_bcast_ack(sio_adapter_t *a, const sio_outpkt_t *pkt, const
         .has_callback = true,
         .cb_room = o->rooms[0],
         .cb_id = id,
-        .host_id = uid_of(a->cl),
+        .host_id = clu__uid(a->cl),
     };
     int rc = publish_emit(a, &e);
     if (rc != 0) {
@@ -154,10 +144,10 @@ static void py_publish_rooms(sio_adapter_t *a, const sio_bcast_t *o, const slice
         for (size_t k = 0; k < n; k++) {
             buf_clear(&cl->out);
             if (!join && slice_eq(rooms[k], o->rooms[i]))
-                clu_wire_py_encode_close_room(&cl->out, rooms[k], a->name, uid_of(cl));
+                clu_wire_py_encode_close_room(&cl->out, rooms[k], a->name, clu__uid(cl));
             else
-                clu_wire_py_encode_room(&cl->out, join, o->rooms[i], rooms[k], a->name, uid_of(cl));
-            clu_cluster_publish(cl, key_of(cl), buf_slice(&cl->out));
+                clu_wire_py_encode_room(&cl->out, join, o->rooms[i], rooms[k], a->name, clu__uid(cl));
+            clu_cluster_publish(cl, clu__key(cl), buf_slice(&cl->out));
         }
     }
 }
@@ -170,8 +160,8 @@ static void py_publish_disconnect(sio_adapter_t *a, const sio_bcast_t *o, bool c
         if (sio_rooms_count(a->rooms, o->rooms[i]) > 0)
             continue;
         buf_clear(&cl->out);
-        clu_wire_py_encode_disconnect(&cl->out, o->rooms[i], a->name, uid_of(cl));
-        clu_cluster_publish(cl, key_of(cl), buf_slice(&cl->out));
+        clu_wire_py_encode_disconnect(&cl->out, o->rooms[i], a->name, clu__uid(cl));
+        clu_cluster_publish(cl, clu__key(cl), buf_slice(&cl->out));
     }
 }
 
@@ -224,7 +214,7 @@ static void on_client_ack(sioc_socket_t *s, int status, const sioc_args_t *args,
                                         slice_make(pa->room_nsp, pa->room_len),
                                         slice_make(pa->room_nsp + pa->room_len, pa->nsp_len),
                                         (uint64_t)pa->id, slice_make(d.json, d.len), &err) == 0)
-            clu_cluster_publish(cl, key_of(cl), buf_slice(&cl->out));
+            clu_cluster_publish(cl, clu__key(cl), buf_slice(&cl->out));
     }
     free(pa->room_nsp);
     free(pa);
@@ -387,11 +377,11 @@ static void handle(clu_cluster_t *cl, slice_t payload, sio_adapter_t *only)
     if (clu_wire_val_str(m.host_id, &cl->scratch, &host) != 0)
         return;
     if (m.method == CLU_PY_CALLBACK) {
-        if (slice_eq(host, uid_of(cl)))
+        if (slice_eq(host, clu__uid(cl)))
             on_callback(cl, &m);
         return;
     }
-    if (slice_eq(host, uid_of(cl)))
+    if (slice_eq(host, clu__uid(cl)))
         return; /* our own, delivered locally already */
     if (!clu_wire_val_is_nullish(m.nsp) && clu_wire_val_str(m.nsp, &cl->scratch, &nsp) != 0)
         return;
@@ -416,12 +406,12 @@ static void handle(clu_cluster_t *cl, slice_t payload, sio_adapter_t *only)
 static void py_on_message(clu_cluster_t *cl, slice_t pattern, slice_t channel, slice_t payload)
 {
     if (!pattern.len) {
-        if (slice_eq(channel, key_of(cl)))
+        if (slice_eq(channel, clu__key(cl)))
             handle(cl, payload, NULL);
         return;
     }
     slice_t nsp, room;
-    if (clu_wire_py_parse_room_channel(channel, key_of(cl), &nsp, &room) != 0)
+    if (clu_wire_py_parse_room_channel(channel, clu__key(cl), &nsp, &room) != 0)
         return;
     sio_adapter_t *a = clu_cluster_adapter(cl, nsp);
     if (!a || sio_rooms_count(a->rooms, room) == 0) {

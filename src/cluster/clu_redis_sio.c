@@ -27,30 +27,20 @@
 #include "cluster/clu_wire_sio.h"
 #include "sio/sio_socket.h"
 
-static slice_t key_of(const clu_cluster_t *cl)
-{
-    return slice_make(cl->key, cl->key_len);
-}
-
-static slice_t uid_of(const clu_cluster_t *cl)
-{
-    return slice_make(cl->uid, cl->uid_len);
-}
-
 /* ---- subscriptions --------------------------------------------------------------- */
 
 static void sio_nsp_start(sio_adapter_t *a)
 {
     clu_cluster_t *cl = a->cl;
-    slice_t uid = uid_of(cl);
+    slice_t uid = clu__uid(cl);
     buf_clear(&a->pattern);
     buf_clear(&a->req_chan);
     buf_clear(&a->resp_chan);
     buf_clear(&a->resp_uid_chan);
-    clu_wire_sio_bcast_pattern(&a->pattern, key_of(cl), a->name);
-    clu_wire_sio_request_channel(&a->req_chan, key_of(cl), a->name);
-    clu_wire_sio_response_channel(&a->resp_chan, key_of(cl), a->name, NULL);
-    clu_wire_sio_response_channel(&a->resp_uid_chan, key_of(cl), a->name, &uid);
+    clu_wire_sio_bcast_pattern(&a->pattern, clu__key(cl), a->name);
+    clu_wire_sio_request_channel(&a->req_chan, clu__key(cl), a->name);
+    clu_wire_sio_response_channel(&a->resp_chan, clu__key(cl), a->name, NULL);
+    clu_wire_sio_response_channel(&a->resp_uid_chan, clu__key(cl), a->name, &uid);
     clu_redis_psubscribe(cl->r, buf_slice(&a->pattern));
     clu_redis_subscribe(cl->r, buf_slice(&a->req_chan));
     clu_redis_subscribe(cl->r, buf_slice(&a->resp_chan));
@@ -135,7 +125,7 @@ static int sio_publish_bcast(sio_adapter_t *a, const sio_outpkt_t *pkt, const si
     clu_sio_event_t ev = event_of(a, pkt);
     const char *err = NULL;
     buf_clear(&cl->out);
-    if (clu_wire_sio_encode_broadcast(&cl->out, uid_of(cl), &ev, &t, &err) != 0) {
+    if (clu_wire_sio_encode_broadcast(&cl->out, clu__uid(cl), &ev, &t, &err) != 0) {
         LOG_RATELIMITED(LOG_WARN, cl->log_count, 100, "cluster: cannot encode an emit: %s", err);
         return SIOC_EINVAL;
     }
@@ -144,7 +134,7 @@ static int sio_publish_bcast(sio_adapter_t *a, const sio_outpkt_t *pkt, const si
         return SIOC_E2BIG;
     }
     buf_clear(&cl->chan);
-    clu_wire_sio_bcast_channel(&cl->chan, key_of(cl), a->name, o->n_rooms == 1 ? o->rooms : NULL);
+    clu_wire_sio_bcast_channel(&cl->chan, clu__key(cl), a->name, o->n_rooms == 1 ? o->rooms : NULL);
     int rc = clu_cluster_publish(cl, buf_slice(&cl->chan), buf_slice(&cl->out));
     return rc == SIOC_E2BIG ? rc : 0; /* an outage is not the emitter's failure */
 }
@@ -160,7 +150,7 @@ static int sio_publish_bcast_ack(sio_adapter_t *a, const sio_outpkt_t *pkt, cons
     clu_sio_event_t ev = event_of(a, pkt);
     clu_pending_t *p = clu_pending_new(a, CLU_PEND_BCAST_ACK);
     const char *err = NULL;
-    if (clu_wire_sio_encode_bcast_ack_req(&p->req, uid_of(cl), slice_make(p->id, p->id_len), &ev,
+    if (clu_wire_sio_encode_bcast_ack_req(&p->req, clu__uid(cl), slice_make(p->id, p->id_len), &ev,
                                           &t, &err) != 0 ||
         p->req.len > cl->max_message) {
         cl->stats.too_big += p->req.len > cl->max_message;
@@ -185,7 +175,7 @@ static void sio_publish_rooms(sio_adapter_t *a, const sio_bcast_t *o, const slic
 {
     clu_sio_target_t t = target_of(o, CLU_SIO_FLAGS_NONE);
     buf_clear(&a->cl->out);
-    clu_wire_sio_encode_rooms_req(&a->cl->out, uid_of(a->cl),
+    clu_wire_sio_encode_rooms_req(&a->cl->out, clu__uid(a->cl),
                                   join ? CLU_SIO_REQ_REMOTE_JOIN : CLU_SIO_REQ_REMOTE_LEAVE, &t,
                                   rooms, n);
     publish_req(a);
@@ -195,7 +185,7 @@ static void sio_publish_disconnect(sio_adapter_t *a, const sio_bcast_t *o, bool 
 {
     clu_sio_target_t t = target_of(o, CLU_SIO_FLAGS_NONE);
     buf_clear(&a->cl->out);
-    clu_wire_sio_encode_disconnect_req(&a->cl->out, uid_of(a->cl), &t, close);
+    clu_wire_sio_encode_disconnect_req(&a->cl->out, clu__uid(a->cl), &t, close);
     publish_req(a);
 }
 
@@ -203,7 +193,7 @@ static int sio_publish_sse(sio_adapter_t *a, slice_t event, slice_t args)
 {
     clu_cluster_t *cl = a->cl;
     buf_clear(&cl->out);
-    clu_wire_sio_encode_sse_req(&cl->out, uid_of(cl), NULL, event, args);
+    clu_wire_sio_encode_sse_req(&cl->out, clu__uid(cl), NULL, event, args);
     if (cl->out.len > cl->max_message) {
         cl->stats.too_big++;
         return SIOC_E2BIG;
@@ -222,7 +212,7 @@ static int sio_sse_ack(sio_adapter_t *a, slice_t request_id, slice_t arg_json)
 static void sio_fetch(sio_adapter_t *a, clu_pending_t *p, const sio_bcast_t *o)
 {
     clu_sio_target_t t = target_of(o, CLU_SIO_FLAGS_NONE);
-    clu_wire_sio_encode_fetch_req(&p->req, uid_of(a->cl), slice_make(p->id, p->id_len), &t);
+    clu_wire_sio_encode_fetch_req(&p->req, clu__uid(a->cl), slice_make(p->id, p->id_len), &t);
     clu_pending_numsub(p, CLU_REQUEST_TIMEOUT_MS);
 }
 
@@ -232,7 +222,7 @@ static void on_broadcast(sio_adapter_t *a, slice_t channel, slice_t payload)
 {
     clu_cluster_t *cl = a->cl;
     slice_t room;
-    int rc = clu_wire_sio_parse_bcast_channel(channel, key_of(cl), a->name, &room);
+    int rc = clu_wire_sio_parse_bcast_channel(channel, clu__key(cl), a->name, &room);
     if (rc < 0)
         return;
     if (rc == 1 && sio_rooms_count(a->rooms, room) == 0) {
@@ -246,7 +236,7 @@ static void on_broadcast(sio_adapter_t *a, slice_t channel, slice_t payload)
                         (int)channel.len, (const char *)channel.ptr, err);
         return;
     }
-    if (slice_eq(b.uid, uid_of(cl)) || !slice_eq(b.nsp, a->name))
+    if (slice_eq(b.uid, clu__uid(cl)) || !slice_eq(b.nsp, a->name))
         return;
     rx_target_t t;
     clu_wire_val_t opts_rooms = b.rooms, opts_except = b.except;
@@ -552,7 +542,7 @@ static void on_request(sio_adapter_t *a, slice_t payload)
     slice_t uid = {0}, rid = {0};
     buf_clear(&cl->scratch);
     if (clu_wire_val_present(m.uid) && clu_wire_val_str(m.uid, &cl->scratch, &uid) == 0 &&
-        slice_eq(uid, uid_of(cl)))
+        slice_eq(uid, clu__uid(cl)))
         return; /* our own: applied locally already, or we are the requester */
     if (clu_wire_val_present(m.request_id) &&
         (clu_wire_val_str(m.request_id, &cl->scratch, &rid) != 0 || !plain_id(rid)))
