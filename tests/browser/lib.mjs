@@ -3,10 +3,10 @@
 // UI, screenshots to tests/browser/artifacts/ and docs/screenshots/.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { App, ROOT, SLOW, sleep } from '../integration/70-app-lib.mjs';
+import { freePort } from '../integration/lib/redis.mjs';
 
 // playwright-core is a dependency of web/ (the root package.json stays as it is).
 const { chromium } = createRequire(path.join(ROOT, 'web', 'package.json'))('playwright-core');
@@ -19,16 +19,7 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'pw-123456';
 
 /** A TCP port that was free a moment ago (for a server that must restart on the same port). */
-export function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
+export { freePort };
 
 /** Starts sioc on a fixed free port with the web client; opts.env adds environment. */
 export async function startServer({ env = {}, args = [] } = {}) {

@@ -7,24 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import * as Y from 'yjs';
 import { createClient } from 'redis';
 import { App, eventually, next, sleep, uid, SLOW } from './70-app-lib.mjs';
+import { freePort } from './lib/redis.mjs';
 
 const LOCK_TIMEOUT = 2; // WEBSOCKET_REDIS_LOCK_TIMEOUT for the tests: quick takeovers
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 /** A throwaway redis-server on `port` (a new free one when omitted). */
 async function startRedis(port) {
