@@ -634,9 +634,8 @@ static void on_batch_sent(void *arg, uint64_t tag, int r)
 
 static void batch_submit(net_loop_t *nl)
 {
-    if (!nl->uring || nl->send_n == 0)
+    if (!nl->uring || net_uring_space(nl->uring) == NET_SEND_BATCH)
         return;
-    nl->send_n = 0;
     nl->stats.send_batches++;
     if (net_uring_submit(nl->uring, on_batch_sent, nl) < 0) {
         LOG(LOG_WARN, "io_uring failed, sending with sendmsg(2) from now on");
@@ -652,13 +651,13 @@ static void batch_add(net_loop_t *nl, net_conn_t *c)
         conn_flush(c);
         return;
     }
-    unsigned i = nl->send_n;
+    unsigned i = NET_SEND_BATCH - net_uring_space(nl->uring); /* the next free slot */
     struct net_send_slot *sl = &nl->send_slots[i];
     sl->c = c;
     size_t k = fill_iov(c, sl->iov, MAX_IOV, &sl->total);
     sl->mh = (struct msghdr){.msg_iov = (struct iovec *)sl->iov, .msg_iovlen = k};
     net_uring_sendmsg(nl->uring, fd, &sl->mh, i);
-    if (++nl->send_n == NET_SEND_BATCH)
+    if (net_uring_space(nl->uring) == 0)
         batch_submit(nl);
 }
 

@@ -119,8 +119,7 @@ struct net_loop {
     struct net_seg *segs_pool[NET_SEGS_POOL_MAX]; /* recycled overflow segment arrays */
     unsigned segs_pool_n;
     struct net_uring *uring;     /* batched sends, or NULL: sendmsg(2) per connection */
-    struct net_send_slot *send_slots; /* NET_SEND_BATCH slots for the batch being built */
-    unsigned send_n;             /* slots in use */
+    struct net_send_slot *send_slots; /* one per send the ring holds (NET_SEND_BATCH) */
     net_loop_stats_t stats;      /* counters */
     uint64_t slow_log_counter;   /* rate limit of the slow-consumer log line */
     uint64_t next_conn_id;       /* last id handed out */
