@@ -124,8 +124,11 @@ static void raw_drain(lg_conn_t *c, uint32_t events)
     }
 }
 
-/* One epoll event; `slot` is its batched read, or -1 when none was made. */
-static void raw_event(lg_conn_t *c, uint32_t events, int slot)
+/* slot_res of an event whose socket was not read in the batch */
+#define SLOT_NOT_READ (-ECANCELED)
+
+/* Event `i` of the batch, whose read result (if one was made) is in slot_res[i]. */
+static void raw_event(lg_conn_t *c, uint32_t events, int i)
 {
     lg_t *lg = c->lg;
     if (c->state == CS_CONNECTING) {
@@ -139,12 +142,12 @@ static void raw_event(lg_conn_t *c, uint32_t events, int slot)
         raw_flush_wbuf(c);
     if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) || !raw_reading(c))
         return;
-    int res = slot >= 0 ? lg->slot_res[slot] : -ECANCELED;
-    if (res == -ECANCELED) {
+    int res = lg->slot_res[i];
+    if (res == SLOT_NOT_READ) { /* no ring, or the ring did not issue it */
         raw_drain(c, events);
         return;
     }
-    const uint8_t *p = lg->slots + (size_t)slot * READ_SLOT;
+    const uint8_t *p = lg->slots + (size_t)i * READ_SLOT;
     if (raw_take(c, p, res, READ_SLOT, events))
         raw_drain(c, events);
 }
@@ -156,20 +159,18 @@ static void on_slot_read(void *arg, uint64_t tag, int res)
 }
 
 /* Queues one read per readable socket of the batch and runs them in one submission. */
-static void raw_read_batch(lg_t *lg, int n, int *slot_of)
+static void raw_read_batch(lg_t *lg, int n)
 {
     int queued = 0;
     for (int i = 0; i < n; i++) {
         lg_conn_t *c = lg->evs[i].data.ptr;
         uint32_t ev = lg->evs[i].events;
-        slot_of[i] = -1;
+        lg->slot_res[i] = SLOT_NOT_READ;
         if (!lg->uring || c->state == CS_CONNECTING || !raw_reading(c) ||
             !(ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
             continue;
-        lg->slot_res[i] = -ECANCELED;
         net_uring_recv(lg->uring, c->fd, lg->slots + (size_t)i * READ_SLOT, READ_SLOT,
                        (uint64_t)i);
-        slot_of[i] = i;
         queued++;
     }
     if (queued && net_uring_submit(lg->uring, on_slot_read, lg) < 0) {
@@ -183,13 +184,12 @@ static void on_ep_ready(uv_poll_t *h, int status, int events)
     lg_t *lg = h->data;
     (void)status;
     (void)events;
-    int slot_of[EP_BATCH];
     int n = epoll_wait(lg->ep, lg->evs, EP_BATCH, 0);
     /* The reads run before any event is handled: handling one may close a socket, and
      * its fd number must not be read from again. */
-    raw_read_batch(lg, n, slot_of);
+    raw_read_batch(lg, n);
     for (int i = 0; i < n; i++)
-        raw_event(lg->evs[i].data.ptr, lg->evs[i].events, slot_of[i]);
+        raw_event(lg->evs[i].data.ptr, lg->evs[i].events, i);
     reap_closed(lg);
 }
 
